@@ -1,0 +1,12 @@
+"""The `goldpath` command: each subcommand lives in its own private module."""
+
+from __future__ import annotations
+
+from goldpath.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the `goldpath` console script."""
+    app()

@@ -1,0 +1,141 @@
+"""Every error goldpath raises, in one tree.
+
+    GoldpathError                  root: catch this to catch anything goldpath raised
+    ├── ConfigurationError         settings or wiring are wrong; fix them and restart
+    ├── InvalidContextError        a UserExecutionContext field is empty or a placeholder
+    ├── LimitExceededError         a configured limit was reached; wait or raise the limit
+    │   ├── TooManyRunsError       the user already has the maximum runs in flight
+    │   └── ToolCallLimitError     one run asked for more tool calls than allowed
+    ├── RegistryError              an agent registry was misused
+    │   ├── UnknownAgentError      no agent is registered under that name
+    │   └── RegistryFrozenError    the registry is read-only after start-up
+    ├── ToolDefinitionError        a Python function cannot be turned into a tool
+    ├── ModelError                 a chat model failed or answered something unusable
+    ├── StreamError                a user stream backend failed
+    ├── StoreError                 the store failed
+    │   ├── NotFoundError          no such object for this owner (also: someone else's)
+    │   ├── ConflictError          the object exists already or is in the wrong state
+    │   └── SchemaVersionError     the database schema is newer than this code
+    └── AuthError                  credentials or a token were refused
+
+Each message says what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigurationError",
+    "ConflictError",
+    "GoldpathError",
+    "InvalidContextError",
+    "LimitExceededError",
+    "ModelError",
+    "NotFoundError",
+    "RegistryError",
+    "RegistryFrozenError",
+    "SchemaVersionError",
+    "StoreError",
+    "StreamError",
+    "ToolCallLimitError",
+    "ToolDefinitionError",
+    "TooManyRunsError",
+    "UnknownAgentError",
+]
+
+
+class GoldpathError(Exception):
+    """Root of every error goldpath raises."""
+
+
+class ConfigurationError(GoldpathError):
+    """Settings or wiring are wrong."""
+
+
+class InvalidContextError(GoldpathError, ValueError):
+    """A `UserExecutionContext` was given an empty or placeholder id."""
+
+    def __init__(self, field: str, value: object) -> None:
+        super().__init__(
+            f"UserExecutionContext.{field} is {value!r}: it must be a real id, not empty, "
+            "whitespace or a placeholder such as 'None', 'null' or 'undefined'; "
+            "build the context from the authenticated request"
+        )
+        self.field = field
+
+
+class LimitExceededError(GoldpathError):
+    """A configured limit was reached."""
+
+
+class TooManyRunsError(LimitExceededError):
+    """The user already has the maximum number of runs in flight."""
+
+    def __init__(self, user_id: str, limit: int) -> None:
+        super().__init__(
+            f"user {user_id!r} already has {limit} runs in flight, the most allowed; "
+            "wait for one to finish or cancel one"
+        )
+        self.user_id = user_id
+        self.limit = limit
+
+
+class ToolCallLimitError(LimitExceededError):
+    """One run asked for more tool calls than its limit allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the run asked for more than {limit} tool calls, the most one run may make; "
+            "ask for less in one message or raise the tool-call limit"
+        )
+        self.limit = limit
+
+
+class RegistryError(GoldpathError):
+    """An agent registry was misused."""
+
+
+class UnknownAgentError(RegistryError, LookupError):
+    """No agent is registered under the requested name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"no agent is registered as {name!r}; known agents: {', '.join(known) or 'none'}"
+        )
+        self.name = name
+
+
+class RegistryFrozenError(RegistryError):
+    """The registry was changed after start-up, when it is read-only."""
+
+
+class ToolDefinitionError(GoldpathError, TypeError):
+    """A Python function cannot be turned into a tool."""
+
+
+class ModelError(GoldpathError):
+    """A chat model failed or answered something unusable."""
+
+
+class StreamError(GoldpathError):
+    """A user stream backend failed."""
+
+
+class StoreError(GoldpathError):
+    """The store failed."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """No such object for this owner; someone else's object is reported the same way."""
+
+
+class ConflictError(StoreError):
+    """The object exists already, or is in a state that forbids the change."""
+
+
+class SchemaVersionError(StoreError):
+    """The database schema is newer than this code understands."""
+
+
+class AuthError(GoldpathError):
+    """Credentials or a token were refused."""
