@@ -1,0 +1,53 @@
+"""The values the store hands out: frozen, slotted, detached from any session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Role = Literal["user", "assistant"]
+RunStatus = Literal["running", "ok", "error", "cancelled", "timeout"]
+
+ROLES: frozenset[str] = frozenset({"user", "assistant"})
+FINAL_STATUSES: frozenset[str] = frozenset({"ok", "error", "cancelled", "timeout"})
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    user_id: str
+    username: str
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRecord:
+    thread_id: str
+    owner_id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    message_id: str
+    thread_id: str
+    role: Role
+    text: str
+    run_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    thread_id: str
+    owner_id: str
+    agent: str
+    status: RunStatus
+    created_at: datetime
+    finished_at: datetime | None
+    result_text: str | None
+    error: str | None

@@ -1,0 +1,131 @@
+"""The tables, as SQLAlchemy Core metadata; the migrations in ``migrations/`` build the same."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+ID_LENGTH = 64
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in and out: PostgreSQL keeps ``timestamptz``, SQLite keeps naive UTC text."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BIGSERIAL on PostgreSQL; SQLite autoincrements only an INTEGER primary key (its rowid).
+Sequence = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(ID_LENGTH), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("username_key", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("thread_id", String(ID_LENGTH), primary_key=True),
+    Column(
+        "owner_id",
+        String(ID_LENGTH),
+        ForeignKey("users.user_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("title", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "owner_id", "updated_at", "thread_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("seq", Sequence, primary_key=True, autoincrement=True),
+    Column("message_id", String(ID_LENGTH), nullable=False, unique=True),
+    Column(
+        "thread_id",
+        String(ID_LENGTH),
+        ForeignKey("threads.thread_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("role", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("run_id", String(ID_LENGTH), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("role IN ('user', 'assistant')", name="role"),
+    Index(None, "thread_id", "created_at", "seq"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(ID_LENGTH), primary_key=True),
+    Column(
+        "thread_id",
+        String(ID_LENGTH),
+        ForeignKey("threads.thread_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "owner_id",
+        String(ID_LENGTH),
+        ForeignKey("users.user_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("agent", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("result_text", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    CheckConstraint("status IN ('running', 'ok', 'error', 'cancelled', 'timeout')", name="status"),
+    Index(None, "status"),
+    Index(None, "thread_id"),
+)
