@@ -12,6 +12,7 @@
     ├── ToolDefinitionError        a Python function cannot be turned into a tool
     ├── ModelError                 a chat model failed or answered something unusable
     ├── StreamError                a user stream backend failed
+    │   └── SubscriptionClosedError  a subscriber was closed or fell behind; resync
     ├── StoreError                 the store failed
     │   ├── NotFoundError          no such object for this owner (also: someone else's)
     │   ├── ConflictError          the object exists already or is in the wrong state
@@ -37,9 +38,10 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "StreamError",
+    "SubscriptionClosedError",
+    "TooManyRunsError",
     "ToolCallLimitError",
     "ToolDefinitionError",
-    "TooManyRunsError",
     "UnknownAgentError",
 ]
 
@@ -119,6 +121,17 @@ class ModelError(GoldpathError):
 
 class StreamError(GoldpathError):
     """A user stream backend failed."""
+
+
+class SubscriptionClosedError(StreamError):
+    """A subscription ended: closed by its owner, or dropped for falling behind.
+
+    ``reason`` is the resync reason a client is told.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the stream subscription ended ({reason}); resubscribe and resync")
+        self.reason = reason
 
 
 class StoreError(GoldpathError):

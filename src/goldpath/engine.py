@@ -1,0 +1,180 @@
+"""The engine that runs one agent for one user request, and always ends the run cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from goldpath.agents import Agent, AgentRegistry
+from goldpath.context import UserExecutionContext
+from goldpath.errors import GoldpathError
+from goldpath.events import AgentCompleted, AgentStarted, Emitter, EventSink, RunStatus
+from goldpath.models import ChatModel, Message
+from goldpath.tools import Tool, ToolDispatcher
+
+__all__ = ["RunLimits", "RunOutcome", "UserExecutionEngine"]
+
+logger = logging.getLogger("goldpath.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    """The limits every run is held to; the factory enforces ``max_runs_per_user``."""
+
+    max_runs_per_user: int = 4
+    run_timeout: float = 120.0
+    max_tool_calls: int = 32
+    tool_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_runs_per_user", "run_timeout", "max_tool_calls", "tool_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"RunLimits.{name} must be positive, not {getattr(self, name)}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """How a run ended: what ``agent_completed`` said, for the caller to store."""
+
+    status: RunStatus
+    duration_ms: float
+    text: str | None = None
+    error: str | None = None
+
+
+OnComplete = Callable[[RunOutcome], Awaitable[None]]
+"""Called with the outcome before ``agent_completed`` is sent, so the answer is stored first."""
+
+
+class UserExecutionEngine:
+    """Runs agents for one `UserExecutionContext`. Made by `ExecutionEngineFactory` only.
+
+    `run` emits ``agent_started`` first and exactly one ``agent_completed`` last, with status
+    ``ok``, ``error``, ``timeout`` or ``cancelled``, whatever the agent, a tool or the model
+    does. The engine holds no global state: everything it uses was handed to it.
+    """
+
+    __slots__ = ("_agents", "_context", "_limits", "_model", "_sink", "_tools")
+
+    def __init__(
+        self,
+        context: UserExecutionContext,
+        *,
+        sink: EventSink,
+        model: ChatModel,
+        agents: AgentRegistry,
+        tools: Mapping[str, Tool],
+        limits: RunLimits,
+    ) -> None:
+        self._context = context
+        self._sink = sink
+        self._model = model
+        self._agents = agents
+        self._tools = tools
+        self._limits = limits
+
+    @property
+    def context(self) -> UserExecutionContext:
+        return self._context
+
+    def emitter(self, agent: str) -> Emitter:
+        """The emitter of this engine's run, speaking for ``agent``."""
+        return Emitter(self._context, self._sink, agent)
+
+    async def run(
+        self,
+        agent: Agent | str,
+        message: str,
+        *,
+        history: Sequence[Message] = (),
+        on_complete: OnComplete | None = None,
+    ) -> RunOutcome:
+        """Run ``agent`` (an instance or a registered name) on ``message``.
+
+        Agent failures end the run with status ``error`` and are returned, not raised;
+        cancellation is re-raised after ``agent_completed`` is sent, as asyncio expects.
+        Raises `UnknownAgentError` before the run starts for an unknown name.
+        """
+        context, limits = self._context, self._limits
+        instance = self._agents.create(agent) if isinstance(agent, str) else agent
+        emitter = Emitter(context, self._sink, instance.name)
+        tools = ToolDispatcher(
+            context,
+            self._tools,
+            emitter,
+            max_calls=limits.max_tool_calls,
+            timeout=limits.tool_timeout,
+        )
+        started = time.perf_counter()
+        await emitter.emit(AgentStarted(message))
+        status: RunStatus = "error"
+        text: str | None = None
+        error: str | None = None
+        try:
+            async with asyncio.timeout(limits.run_timeout) as deadline:
+                text = await instance.run(
+                    context,
+                    message,
+                    emitter=emitter,
+                    tools=tools,
+                    model=self._model,
+                    history=history,
+                )
+            status = "ok"
+        except TimeoutError as exc:
+            if deadline.expired():
+                status = "timeout"
+                error = f"the run took longer than {limits.run_timeout:g} s and was stopped"
+            else:
+                error = _describe(exc)
+        except asyncio.CancelledError:
+            status = "cancelled"
+            error = "the run was cancelled"
+            raise
+        except Exception as exc:
+            error = _describe(exc)
+            logger.error("run failed: %s", error, extra=context.log_fields())
+        finally:
+            outcome = RunOutcome(
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                text=text,
+                error=error,
+            )
+            if on_complete is not None:
+                outcome = await _completed(on_complete, outcome, context)
+            await emitter.emit(
+                AgentCompleted(
+                    status=outcome.status,
+                    duration_ms=outcome.duration_ms,
+                    text=outcome.text,
+                    error=outcome.error,
+                )
+            )
+        return outcome
+
+
+def _describe(exc: BaseException) -> str:
+    """An error as the user sees it: goldpath's own messages as they are, others with their type."""
+    if isinstance(exc, GoldpathError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _completed(
+    on_complete: OnComplete, outcome: RunOutcome, context: UserExecutionContext
+) -> RunOutcome:
+    try:
+        await on_complete(outcome)
+    except Exception as exc:
+        logger.error("could not finish the run: %s", _describe(exc), extra=context.log_fields())
+        return RunOutcome(
+            status="error",
+            duration_ms=outcome.duration_ms,
+            text=outcome.text,
+            error=f"the run's result could not be saved: {_describe(exc)}",
+        )
+    return outcome

@@ -1,0 +1,210 @@
+"""The six event types of PROTOCOL.md as immutable values, and the envelope that carries them.
+
+The ``type`` of each class is its wire name and never changes once published. Each event
+is encoded to JSON exactly once, when the user stream gives it its offset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeAlias
+
+__all__ = [
+    "AgentCompleted",
+    "AgentStarted",
+    "AgentThinking",
+    "Event",
+    "EventData",
+    "MessageDelta",
+    "RunStatus",
+    "ToolCompleted",
+    "ToolExecuting",
+    "decode_event",
+    "utc_timestamp",
+]
+
+RunStatus: TypeAlias = Literal["ok", "error", "cancelled", "timeout"]
+
+# One encoder, built once: compact separators, non-JSON tool results shown as text.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def utc_timestamp() -> str:
+    """Now, as the ISO 8601 UTC string that events carry (microseconds, ``Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStarted:
+    """A run began; ``message`` is the user message that started it."""
+
+    type: ClassVar[str] = "agent_started"
+    message: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {"message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentThinking:
+    """Something the agent is considering, shown to the user as it happens."""
+
+    type: ClassVar[str] = "agent_thinking"
+    thought: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {"thought": self.thought}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolExecuting:
+    """A tool call started; its ``tool_completed`` will carry the same ``call_id``."""
+
+    type: ClassVar[str] = "tool_executing"
+    call_id: str
+    tool: str
+    args: Mapping[str, Any]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "tool": self.tool, "args": self.args}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCompleted:
+    """A tool call ended: ``result`` when ``ok``, ``error`` otherwise."""
+
+    type: ClassVar[str] = "tool_completed"
+    call_id: str
+    tool: str
+    ok: bool
+    duration_ms: float
+    result: Any = None
+    error: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"call_id": self.call_id, "tool": self.tool, "ok": self.ok}
+        if self.ok:
+            data["result"] = self.result
+        else:
+            data["error"] = self.error
+        data["duration_ms"] = self.duration_ms
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDelta:
+    """A piece of the answer, as the model produces it."""
+
+    type: ClassVar[str] = "message_delta"
+    delta: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCompleted:
+    """The run ended; every run has exactly one, last."""
+
+    type: ClassVar[str] = "agent_completed"
+    status: RunStatus
+    duration_ms: float
+    text: str | None = None
+    error: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"status": self.status}
+        if self.text is not None:
+            data["result"] = {"text": self.text}
+        if self.error is not None:
+            data["error"] = self.error
+        data["duration_ms"] = self.duration_ms
+        return data
+
+
+EventData: TypeAlias = (
+    AgentStarted | AgentThinking | ToolExecuting | ToolCompleted | MessageDelta | AgentCompleted
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of a user's stream: its offset, the run it belongs to, and its data.
+
+    ``json`` is the wire frame, encoded once when the event is made.
+    """
+
+    offset: int
+    run_id: str
+    thread_id: str
+    agent: str
+    ts: str
+    data: EventData
+    json: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.json:
+            frame = {
+                "type": self.data.type,
+                "offset": self.offset,
+                "run_id": self.run_id,
+                "thread_id": self.thread_id,
+                "agent": self.agent,
+                "ts": self.ts,
+                "data": self.data.to_data(),
+            }
+            object.__setattr__(self, "json", _encode(frame))
+
+    @property
+    def type(self) -> str:
+        return self.data.type
+
+
+def _data_from_wire(kind: str, data: Mapping[str, Any]) -> EventData:
+    if kind == "agent_started":
+        return AgentStarted(message=data["message"])
+    if kind == "agent_thinking":
+        return AgentThinking(thought=data["thought"])
+    if kind == "tool_executing":
+        return ToolExecuting(call_id=data["call_id"], tool=data["tool"], args=data["args"])
+    if kind == "tool_completed":
+        return ToolCompleted(
+            call_id=data["call_id"],
+            tool=data["tool"],
+            ok=data["ok"],
+            duration_ms=data["duration_ms"],
+            result=data.get("result"),
+            error=data.get("error"),
+        )
+    if kind == "message_delta":
+        return MessageDelta(delta=data["delta"])
+    if kind == "agent_completed":
+        result = data.get("result")
+        return AgentCompleted(
+            status=data["status"],
+            duration_ms=data["duration_ms"],
+            text=result["text"] if result is not None else None,
+            error=data.get("error"),
+        )
+    raise ValueError(f"unknown event type {kind!r}")
+
+
+def decode_event(frame: str | Mapping[str, Any]) -> Event:
+    """The `Event` of a wire frame (text or parsed), keeping the text when given.
+
+    Raises ``ValueError`` or ``KeyError`` for a frame that is not an event of PROTOCOL.md.
+    """
+    text = frame if isinstance(frame, str) else ""
+    parsed: Mapping[str, Any] = json.loads(frame) if isinstance(frame, str) else frame
+    return Event(
+        offset=parsed["offset"],
+        run_id=parsed["run_id"],
+        thread_id=parsed["thread_id"],
+        agent=parsed["agent"],
+        ts=parsed["ts"],
+        data=_data_from_wire(parsed["type"], parsed["data"]),
+        json=text,
+    )

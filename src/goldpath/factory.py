@@ -1,0 +1,131 @@
+"""The one place engines are made, and the process-wide factory accessor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from types import MappingProxyType
+
+from goldpath.agents import AgentRegistry, builtin_agents
+from goldpath.context import UserExecutionContext
+from goldpath.engine import RunLimits, UserExecutionEngine
+from goldpath.errors import ConfigurationError, TooManyRunsError
+from goldpath.events import EventSinks
+from goldpath.models import ChatModel, OfflineModel
+from goldpath.tools import BUILTIN_TOOLS, Tool
+
+__all__ = [
+    "ExecutionEngineFactory",
+    "configure_execution_engine_factory",
+    "create_request_scoped_engine",
+    "get_execution_engine_factory",
+]
+
+
+class ExecutionEngineFactory:
+    """Holds what every engine shares (streams, model, agents, tools, limits) and makes engines.
+
+    `user_execution_engine` is the golden path: it takes one of the user's run slots,
+    wires the engine to that user's stream, and always gives the slot back.
+    """
+
+    __slots__ = ("_agents", "_in_flight", "_limits", "_model", "_streams", "_tools")
+
+    def __init__(
+        self,
+        *,
+        streams: EventSinks,
+        model: ChatModel | None = None,
+        agents: AgentRegistry | None = None,
+        tools: Iterable[Tool] = BUILTIN_TOOLS,
+        limits: RunLimits | None = None,
+    ) -> None:
+        self._streams = streams
+        self._model: ChatModel = model if model is not None else OfflineModel()
+        self._agents = agents if agents is not None else builtin_agents()
+        self._agents.freeze()
+        by_name: dict[str, Tool] = {}
+        for item in tools:
+            if item.name in by_name:
+                raise ConfigurationError(f"two tools are named {item.name!r}; rename one")
+            by_name[item.name] = item
+        self._tools = MappingProxyType(by_name)
+        self._limits = limits if limits is not None else RunLimits()
+        self._in_flight: dict[str, int] = {}
+
+    @property
+    def limits(self) -> RunLimits:
+        return self._limits
+
+    @property
+    def model(self) -> ChatModel:
+        return self._model
+
+    @property
+    def agents(self) -> AgentRegistry:
+        return self._agents
+
+    @property
+    def streams(self) -> EventSinks:
+        return self._streams
+
+    def runs_in_flight(self, user_id: str) -> int:
+        """How many of the user's slots are taken now (in this process)."""
+        return self._in_flight.get(user_id, 0)
+
+    def create_for_user(self, context: UserExecutionContext) -> UserExecutionEngine:
+        """An engine for ``context``, wired to its user's stream; takes no run slot."""
+        return UserExecutionEngine(
+            context,
+            sink=self._streams.for_user(context.user_id),
+            model=self._model,
+            agents=self._agents,
+            tools=self._tools,
+            limits=self._limits,
+        )
+
+    @asynccontextmanager
+    async def user_execution_engine(
+        self, context: UserExecutionContext
+    ) -> AsyncIterator[UserExecutionEngine]:
+        """``async with factory.user_execution_engine(ctx) as engine:`` holds one user slot.
+
+        Raises `TooManyRunsError` when the user already has the most runs in flight.
+        """
+        user_id = context.user_id
+        taken = self._in_flight.get(user_id, 0)
+        if taken >= self._limits.max_runs_per_user:
+            raise TooManyRunsError(user_id, self._limits.max_runs_per_user)
+        self._in_flight[user_id] = taken + 1
+        try:
+            yield self.create_for_user(context)
+        finally:
+            left = self._in_flight[user_id] - 1
+            if left:
+                self._in_flight[user_id] = left
+            else:
+                del self._in_flight[user_id]
+
+
+_factory: ExecutionEngineFactory | None = None
+
+
+def configure_execution_engine_factory(factory: ExecutionEngineFactory | None) -> None:
+    """Set (or, with None, clear) the process-wide factory; the server does this at start-up."""
+    global _factory
+    _factory = factory
+
+
+def get_execution_engine_factory() -> ExecutionEngineFactory:
+    """The process-wide factory; `ConfigurationError` until one is configured."""
+    if _factory is None:
+        raise ConfigurationError(
+            "no execution engine factory is configured in this process; call "
+            "goldpath.configure_execution_engine_factory(ExecutionEngineFactory(...)) at start-up"
+        )
+    return _factory
+
+
+def create_request_scoped_engine(context: UserExecutionContext) -> UserExecutionEngine:
+    """An engine for one request from the process-wide factory (takes no run slot)."""
+    return get_execution_engine_factory().create_for_user(context)

@@ -1,0 +1,128 @@
+"""User streams held in this process: the default, for one process and no services."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from itertools import islice
+
+from goldpath.events import Event, EventData
+from goldpath.stream._base import Replay, Resync, StreamHub, Subscription, UserStream
+
+__all__ = ["InMemoryStreamHub", "InMemoryUserStream"]
+
+
+class InMemoryUserStream(UserStream):
+    """History is kept while it is among the last ``history_events`` or younger than
+    ``history_seconds`` (whichever keeps more), but never more than ``history_cap`` events.
+    """
+
+    __slots__ = (
+        "_cap",
+        "_epoch",
+        "_events",
+        "_max_age",
+        "_max_events",
+        "_offset",
+        "_queue_limit",
+        "_subscribers",
+        "_times",
+    )
+
+    def __init__(
+        self, *, history_events: int, history_seconds: float, history_cap: int, queue_limit: int
+    ) -> None:
+        self._epoch = uuid.uuid4().hex
+        self._offset = 0
+        self._events: deque[Event] = deque()
+        self._times: deque[float] = deque()
+        self._max_events = history_events
+        self._max_age = history_seconds
+        self._cap = history_cap
+        self._queue_limit = queue_limit
+        self._subscribers: list[Subscription] = []
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    @property
+    def latest_offset(self) -> int:
+        return self._offset
+
+    async def append(
+        self, run_id: str, thread_id: str, agent: str, ts: str, data: EventData
+    ) -> Event:
+        self._offset += 1
+        event = Event(self._offset, run_id, thread_id, agent, ts, data)
+        now = time.monotonic()
+        events, times = self._events, self._times
+        events.append(event)
+        times.append(now)
+        while len(events) > self._cap or (
+            len(events) > self._max_events and now - times[0] > self._max_age
+        ):
+            events.popleft()
+            times.popleft()
+        if self._subscribers:
+            for subscriber in tuple(self._subscribers):
+                subscriber.deliver(event)
+        return event
+
+    async def read_after(self, epoch: str, offset: int) -> Replay | Resync:
+        latest = self._offset
+        if epoch != self._epoch:
+            return Resync("epoch_changed", self._epoch, latest)
+        if offset > latest or offset < 0:
+            return Resync("offset_ahead", self._epoch, latest)
+        if offset == latest:
+            return Replay((), latest)
+        oldest = self._events[0].offset if self._events else latest + 1
+        if offset + 1 < oldest:
+            return Resync("history_expired", self._epoch, latest)
+        return Replay(tuple(islice(self._events, offset + 1 - oldest, None)), latest)
+
+    def subscribe(self, limit: int | None = None) -> Subscription:
+        subscription = Subscription(self._offset, limit or self._queue_limit, self)
+        self._subscribers.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        if subscription in self._subscribers:
+            self._subscribers.remove(subscription)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+
+class InMemoryStreamHub(StreamHub):
+    """Each user's stream lives as long as this hub; a new hub (a restart) is a new epoch."""
+
+    __slots__ = ("_history_cap", "_history_events", "_history_seconds", "_queue_limit", "_streams")
+
+    def __init__(
+        self,
+        *,
+        history_events: int = 1000,
+        history_seconds: float = 600.0,
+        history_cap: int | None = None,
+        queue_limit: int = 1000,
+    ) -> None:
+        self._history_events = history_events
+        self._history_seconds = history_seconds
+        self._history_cap = history_cap if history_cap is not None else history_events * 10
+        self._queue_limit = queue_limit
+        self._streams: dict[str, InMemoryUserStream] = {}
+
+    def for_user(self, user_id: str) -> InMemoryUserStream:
+        stream = self._streams.get(user_id)
+        if stream is None:
+            stream = self._streams[user_id] = InMemoryUserStream(
+                history_events=self._history_events,
+                history_seconds=self._history_seconds,
+                history_cap=self._history_cap,
+                queue_limit=self._queue_limit,
+            )
+        return stream

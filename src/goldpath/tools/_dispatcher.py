@@ -1,0 +1,126 @@
+"""The per-run tool dispatcher: every tool call, whatever happens, becomes a result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from goldpath.context import UserExecutionContext
+from goldpath.errors import ToolCallLimitError
+from goldpath.events import Emitter, ToolCompleted, ToolExecuting
+from goldpath.tools._schema import ArgumentError
+from goldpath.tools._tool import Tool
+
+__all__ = ["ToolDispatcher", "ToolResult"]
+
+logger = logging.getLogger("goldpath.tools")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool call gave: ``value`` when ``ok``, an ``error`` the model can read otherwise."""
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+    def for_model(self) -> str:
+        """The text a chat model is shown as the tool's answer."""
+        if not self.ok:
+            return f"error: {self.error}"
+        if isinstance(self.value, str):
+            return self.value
+        return json.dumps(self.value, default=str, ensure_ascii=False)
+
+
+class ToolDispatcher:
+    """Looks tools up, checks arguments, enforces the run's limits and reports every call.
+
+    Each call emits ``tool_executing`` then exactly one ``tool_completed`` with the same
+    ``call_id``: an unknown tool, bad arguments, an exception, a timeout and cancellation
+    each end the pair with ``ok: false``.
+    """
+
+    __slots__ = ("_calls", "_context", "_emitter", "_max_calls", "_timeout", "_tools")
+
+    def __init__(
+        self,
+        context: UserExecutionContext,
+        tools: Mapping[str, Tool],
+        emitter: Emitter,
+        *,
+        max_calls: int,
+        timeout: float,
+    ) -> None:
+        self._context = context
+        self._tools = tools
+        self._emitter = emitter
+        self._max_calls = max_calls
+        self._timeout = timeout
+        self._calls = 0
+
+    def specs(self) -> list[dict[str, Any]]:
+        """The tools of this run, described for a chat model."""
+        return [t.spec() for t in self._tools.values()]
+
+    @property
+    def calls_made(self) -> int:
+        return self._calls
+
+    async def call(self, call_id: str, name: str, arguments: object) -> ToolResult:
+        """Run one tool call; raises only `ToolCallLimitError` (after reporting the call)."""
+        emitter = self._emitter
+        shown = arguments if isinstance(arguments, Mapping) else {"arguments": arguments}
+        await emitter.emit(ToolExecuting(call_id=call_id, tool=name, args=shown))
+        started = time.perf_counter()
+        self._calls += 1
+        result = ToolResult(ok=False, error="the run was cancelled while the tool ran")
+        try:
+            if self._calls > self._max_calls:
+                result = ToolResult(ok=False, error=str(ToolCallLimitError(self._max_calls)))
+                raise ToolCallLimitError(self._max_calls)
+            result = await self._run(name, arguments)
+            return result
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            await emitter.emit(
+                ToolCompleted(
+                    call_id=call_id,
+                    tool=name,
+                    ok=result.ok,
+                    duration_ms=duration_ms,
+                    result=result.value,
+                    error=result.error,
+                )
+            )
+
+    async def _run(self, name: str, arguments: object) -> ToolResult:
+        found = self._tools.get(name)
+        if found is None:
+            known = ", ".join(sorted(self._tools)) or "none"
+            return ToolResult(ok=False, error=f"there is no tool {name!r}; tools: {known}")
+        try:
+            kwargs = found.bind(arguments)
+        except ArgumentError as exc:
+            return ToolResult(ok=False, error=str(exc))
+        timeout = found.timeout if found.timeout is not None else self._timeout
+        try:
+            async with asyncio.timeout(timeout):
+                value = await found.invoke(self._context, kwargs)
+        except TimeoutError:
+            return ToolResult(ok=False, error=f"{name!r} took longer than {timeout:g} s")
+        except Exception as exc:
+            logger.warning(
+                "tool %r failed: %s: %s",
+                name,
+                type(exc).__name__,
+                exc,
+                extra=self._context.log_fields(),
+            )
+            return ToolResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        return ToolResult(ok=True, value=value)

@@ -1,0 +1,163 @@
+"""A tool: a typed async Python function, with the JSON schema its signature implies."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, overload
+
+from goldpath.context import UserExecutionContext
+from goldpath.errors import ToolDefinitionError
+from goldpath.tools._schema import ArgumentError, Check, check_for, schema_for
+
+__all__ = ["Tool", "tool"]
+
+ToolFunction = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Parameter:
+    name: str
+    check: Check
+    required: bool
+    default: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A function a model may call, described by name, description and JSON schema.
+
+    If the function's first parameter is annotated `UserExecutionContext`, the run's
+    context is passed to it, read-only; the model never sees or sets that parameter.
+    """
+
+    name: str
+    description: str
+    function: ToolFunction
+    parameters: Mapping[str, Any]
+    takes_context: bool
+    timeout: float | None
+    _params: tuple[_Parameter, ...]
+
+    @classmethod
+    def from_function(
+        cls,
+        function: ToolFunction,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+    ) -> Tool:
+        if not inspect.iscoroutinefunction(function):
+            raise ToolDefinitionError(
+                f"tool {function.__name__!r} must be an async function (async def)"
+            )
+        try:
+            hints = typing.get_type_hints(function)
+        except NameError as exc:
+            raise ToolDefinitionError(
+                f"tool {function.__name__!r} has an annotation that cannot be resolved: {exc}"
+            ) from None
+        signature = inspect.signature(function)
+        params = list(signature.parameters.values())
+        takes_context = bool(params) and hints.get(params[0].name) is UserExecutionContext
+        if takes_context:
+            params = params[1:]
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        checked: list[_Parameter] = []
+        for param in params:
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ToolDefinitionError(
+                    f"tool {function.__name__!r}: *args and **kwargs cannot be described to a "
+                    "model; name every parameter"
+                )
+            if param.name not in hints:
+                raise ToolDefinitionError(
+                    f"tool {function.__name__!r}: parameter {param.name!r} needs a type annotation"
+                )
+            annotation = hints[param.name]
+            properties[param.name] = schema_for(annotation)
+            is_required = param.default is inspect.Parameter.empty
+            if is_required:
+                required.append(param.name)
+            else:
+                properties[param.name]["default"] = param.default
+            checked.append(
+                _Parameter(param.name, check_for(annotation), is_required, param.default)
+            )
+        doc = inspect.getdoc(function) or ""
+        return cls(
+            name=name or function.__name__,
+            description=description if description is not None else doc.split("\n\n")[0],
+            function=function,
+            parameters={
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": False,
+            },
+            takes_context=takes_context,
+            timeout=timeout,
+            _params=tuple(checked),
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """What a chat model is told about this tool."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+
+    def bind(self, arguments: object) -> dict[str, Any]:
+        """The keyword arguments for the function; `ArgumentError` says what the model got wrong."""
+        if not isinstance(arguments, Mapping):
+            raise ArgumentError(
+                f"the arguments of {self.name!r} must be a JSON object, "
+                f"not {type(arguments).__name__}"
+            )
+        known = {p.name for p in self._params}
+        unknown = sorted(set(arguments) - known)
+        if unknown:
+            raise ArgumentError(
+                f"{self.name!r} has no argument {', '.join(map(repr, unknown))}; "
+                f"it takes {', '.join(sorted(known)) or 'no arguments'}"
+            )
+        kwargs: dict[str, Any] = {}
+        for param in self._params:
+            if param.name in arguments:
+                kwargs[param.name] = param.check(arguments[param.name], param.name)
+            elif param.required:
+                raise ArgumentError(f"{self.name!r} needs the argument {param.name!r}")
+        return kwargs
+
+    async def invoke(self, context: UserExecutionContext, kwargs: Mapping[str, Any]) -> Any:
+        if self.takes_context:
+            return await self.function(context, **kwargs)
+        return await self.function(**kwargs)
+
+
+@overload
+def tool(function: ToolFunction, /) -> Tool: ...
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None, timeout: float | None = None
+) -> Callable[[ToolFunction], Tool]: ...
+def tool(
+    function: ToolFunction | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+) -> Tool | Callable[[ToolFunction], Tool]:
+    """Make a `Tool` of an async function: ``@tool`` or ``@tool(name=..., timeout=...)``.
+
+    The description is the first paragraph of the docstring unless given.
+    """
+    if function is not None:
+        return Tool.from_function(function)
+
+    def decorate(fn: ToolFunction) -> Tool:
+        return Tool.from_function(fn, name=name, description=description, timeout=timeout)
+
+    return decorate
