@@ -1,0 +1,314 @@
+"""The store on every backend: owner scoping, order, transactions, migrations, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from goldpath.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
+from goldpath.store import DEFAULT_TITLE, MessageRecord, Store
+from goldpath.store._schema import metadata
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+class FrozenClock:
+    """A clock the test moves by hand, to make equal and ordered timestamps on purpose."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _user_and_thread(store: Store, name: str = "ann") -> tuple[str, str]:
+    user = await store.create_user(name, "hash")
+    thread = await store.create_thread(user.user_id)
+    return user.user_id, thread.thread_id
+
+
+# users
+
+
+async def test_users_are_unique_regardless_of_case(store: Store) -> None:
+    ann = await store.create_user("Ann", "hash-1")
+    assert ann.user_id.startswith("usr_")
+    with pytest.raises(ConflictError, match="username 'ann' is taken"):
+        await store.create_user("ann", "hash-2")
+    assert await store.get_user_by_username("ANN") == ann
+    assert await store.get_user(ann.user_id) == ann
+    assert await store.get_user("usr_missing") is None
+    assert await store.get_user_by_username("bob") is None
+
+
+async def test_a_thread_needs_an_existing_owner(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="user 'usr_missing' not found"):
+        await store.create_thread("usr_missing")
+
+
+# owner scoping
+
+
+async def test_another_owners_thread_is_reported_like_a_missing_one(store: Store) -> None:
+    _, thread_id = await _user_and_thread(store, "ann")
+    bob = (await store.create_user("bob", "hash")).user_id
+    attempts: list[Callable[[str], Awaitable[object]]] = [
+        lambda tid: store.get_thread(bob, tid),
+        lambda tid: store.list_messages(bob, tid),
+        lambda tid: store.add_message(bob, tid, "user", "hi"),
+        lambda tid: store.start_run(bob, tid, f"run_{tid}", "supervisor", "hi"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(NotFoundError) as theirs:
+            await attempt(thread_id)
+        with pytest.raises(NotFoundError) as missing:
+            await attempt("thr_missing")
+        assert str(theirs.value).replace(thread_id, "ID") == str(missing.value).replace(
+            "thr_missing", "ID"
+        )
+    assert await store.list_threads(bob) == []
+
+
+async def test_another_owners_run_is_reported_like_a_missing_one(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store, "ann")
+    bob = (await store.create_user("bob", "hash")).user_id
+    run, _ = await store.start_run(ann, thread_id, "run_ann", "supervisor", "hi")
+    for owner, run_id in ((bob, "run_ann"), (ann, "run_missing")):
+        with pytest.raises(NotFoundError, match=f"run '{run_id}' not found; check the run id"):
+            await store.get_run(owner, run_id)
+        with pytest.raises(NotFoundError, match=f"run '{run_id}' not found; check the run id"):
+            await store.finish_run(owner, run_id, "ok", "stolen", None)
+    assert await store.get_run(ann, "run_ann") == run
+    assert [m.role for m in await store.list_messages(ann, thread_id)] == ["user"]
+
+
+# order
+
+
+async def test_threads_newest_first_with_ties_by_thread_id(database_url: str) -> None:
+    clock = FrozenClock()
+    store = await Store.open(database_url, clock=clock)
+    try:
+        ann = (await store.create_user("ann", "hash")).user_id
+        tied = [(await store.create_thread(ann, f"t{i}")).thread_id for i in range(3)]
+        clock.now += timedelta(microseconds=1)
+        newest = (await store.create_thread(ann)).thread_id
+        listed = [t.thread_id for t in await store.list_threads(ann)]
+        assert listed == [newest, *sorted(tied, reverse=True)]
+        assert len(await store.list_threads(ann, limit=2)) == 2
+
+        clock.now += timedelta(microseconds=1)
+        await store.add_message(ann, tied[0], "user", "bump")
+        assert (await store.list_threads(ann))[0].thread_id == tied[0]
+    finally:
+        await store.close()
+
+
+async def test_messages_oldest_first_keeping_insert_order_on_equal_times(
+    database_url: str,
+) -> None:
+    clock = FrozenClock()
+    store = await Store.open(database_url, clock=clock)
+    try:
+        ann, thread_id = await _user_and_thread(store)
+        saved = [await store.add_message(ann, thread_id, "user", f"m{i}") for i in range(5)]
+        clock.now += timedelta(seconds=1)
+        saved.append(await store.add_message(ann, thread_id, "assistant", "later"))
+        assert await store.list_messages(ann, thread_id) == saved
+    finally:
+        await store.close()
+
+
+# runs
+
+
+async def test_start_run_saves_the_run_and_the_message_and_titles_the_thread(
+    store: Store,
+) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    long_message = "  Plan   a trip\nto Lisbon " + "with many stops " * 10
+    run, message = await store.start_run(ann, thread_id, "run_1", "supervisor", long_message)
+    assert (run.status, run.agent, run.finished_at, run.owner_id) == (
+        "running",
+        "supervisor",
+        None,
+        ann,
+    )
+    assert (message.role, message.text, message.run_id) == ("user", long_message, "run_1")
+    assert await store.get_run(ann, "run_1") == run
+    assert await store.list_messages(ann, thread_id) == [message]
+
+    thread = await store.get_thread(ann, thread_id)
+    assert thread.title.startswith("Plan a trip to Lisbon with many stops")
+    assert len(thread.title) <= 60
+    assert thread.title.endswith("…")
+    assert thread.updated_at == message.created_at
+
+    await store.start_run(ann, thread_id, "run_2", "supervisor", "second message")
+    assert (await store.get_thread(ann, thread_id)).title == thread.title
+
+
+async def test_start_run_keeps_a_chosen_title(store: Store) -> None:
+    ann = (await store.create_user("ann", "hash")).user_id
+    thread = await store.create_thread(ann, "Taxes")
+    await store.start_run(ann, thread.thread_id, "run_1", "supervisor", "hello")
+    assert (await store.get_thread(ann, thread.thread_id)).title == "Taxes"
+    untitled = await store.create_thread(ann)
+    assert untitled.title == DEFAULT_TITLE
+    await store.start_run(ann, untitled.thread_id, "run_2", "supervisor", "   ")
+    assert (await store.get_thread(ann, untitled.thread_id)).title == DEFAULT_TITLE
+
+
+async def test_start_run_is_one_transaction(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "first")
+    with pytest.raises(ConflictError, match="run 'run_1' exists already"):
+        await store.start_run(ann, thread_id, "run_1", "supervisor", "second")
+    assert [m.text for m in await store.list_messages(ann, thread_id)] == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "error"),
+    [("ok", "the answer", None), ("cancelled", "a partial ans", None), ("error", None, "boom")],
+)
+async def test_finish_run_saves_status_and_answer(
+    store: Store, status: str, text: str | None, error: str | None
+) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    run, question = await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    finished = await store.finish_run(ann, "run_1", status, text, error)  # type: ignore[arg-type]
+    assert (finished.status, finished.result_text, finished.error) == (status, text, error)
+    assert finished.finished_at is not None
+    assert finished.finished_at >= run.created_at
+    assert await store.get_run(ann, "run_1") == finished
+
+    saved = await store.list_messages(ann, thread_id)
+    expected: list[MessageRecord] = [question]
+    if text is not None:
+        answer = saved[-1]
+        assert (answer.role, answer.text, answer.run_id) == ("assistant", text, "run_1")
+        assert answer.created_at == finished.finished_at
+        expected.append(answer)
+    assert saved == expected
+
+
+async def test_finishing_twice_is_a_conflict_and_changes_nothing(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    first = await store.finish_run(ann, "run_1", "ok", "answer", None)
+    with pytest.raises(ConflictError, match="run 'run_1' already finished with status 'ok'"):
+        await store.finish_run(ann, "run_1", "error", "other", "late")
+    assert await store.get_run(ann, "run_1") == first
+    assert len(await store.list_messages(ann, thread_id)) == 2
+
+
+async def test_concurrent_finishers_have_one_winner(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    results = await asyncio.gather(
+        *(store.finish_run(ann, "run_1", "ok", f"answer {i}", None) for i in range(5)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, ConflictError) for r in results if isinstance(r, BaseException))
+    assert len(await store.list_messages(ann, thread_id)) == 2
+
+
+async def test_mark_unfinished_runs(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    for run_id in ("run_1", "run_2", "run_3"):
+        await store.start_run(ann, thread_id, run_id, "supervisor", "q")
+    done = await store.finish_run(ann, "run_3", "ok", "a", None)
+
+    assert await store.mark_unfinished_runs() == 2
+    for run_id in ("run_1", "run_2"):
+        run = await store.get_run(ann, run_id)
+        assert (run.status, run.error) == ("error", "server restarted while the run was in flight")
+        assert run.finished_at is not None
+    assert await store.get_run(ann, "run_3") == done
+    assert await store.mark_unfinished_runs() == 0
+
+
+# concurrency and time
+
+
+async def test_concurrent_writes_all_land(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    saved = await asyncio.gather(
+        *(store.add_message(ann, thread_id, "user", f"m{i}") for i in range(50))
+    )
+    listed = await store.list_messages(ann, thread_id)
+    assert sorted(m.message_id for m in listed) == sorted(m.message_id for m in saved)
+
+
+async def test_timestamps_are_aware_utc_with_microseconds(database_url: str) -> None:
+    clock = FrozenClock()
+    clock.now = datetime(2025, 3, 1, 13, 0, 0, 654321, tzinfo=UTC)
+    store = await Store.open(database_url, clock=clock)
+    try:
+        ann, thread_id = await _user_and_thread(store)
+        thread = await store.get_thread(ann, thread_id)
+        user = await store.get_user(ann)
+        assert user is not None
+        for stamp in (thread.created_at, thread.updated_at, user.created_at):
+            assert stamp == clock.now
+            assert stamp.tzinfo is UTC
+            assert stamp.microsecond == 654321
+    finally:
+        await store.close()
+
+
+# schema and connections
+
+
+async def test_open_twice_is_idempotent(database_url: str, store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    again = await Store.open(database_url)
+    try:
+        assert (await again.get_thread(ann, thread_id)).thread_id == thread_id
+        assert again.backend == store.backend
+        await again.ping()
+    finally:
+        await again.close()
+
+
+async def test_migrated_schema_matches_the_tables(database_url: str, store: Store) -> None:
+    def differences(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_newer_schema_is_refused(database_url: str, store: Store) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    finally:
+        await engine.dispose()
+    with pytest.raises(SchemaVersionError) as refused:
+        await Store.open(database_url)
+    assert str(refused.value) == (
+        "database schema revision 9999_future is newer than this goldpath (knows up to 0001); "
+        "upgrade goldpath or point GOLDPATH_DATABASE_URL at another database"
+    )
+
+
+async def test_an_unreachable_database_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match=r"127\.0\.0\.1:9/nowhere failed to upgrade the schema"):
+        await Store.open("postgresql://nobody@127.0.0.1:9/nowhere")
