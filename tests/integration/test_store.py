@@ -312,3 +312,17 @@ async def test_a_newer_schema_is_refused(database_url: str, store: Store) -> Non
 async def test_an_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError, match=r"127\.0\.0\.1:9/nowhere failed to upgrade the schema"):
         await Store.open("postgresql://nobody@127.0.0.1:9/nowhere")
+
+
+async def test_wrong_arguments_are_value_errors(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        await store.list_threads(ann, limit=0)
+    with pytest.raises(ValueError, match="role 'system' is not one of"):
+        await store.add_message(ann, thread_id, "system", "hi")
+    with pytest.raises(ValueError, match="must be 1 to 64 characters"):
+        await store.start_run(ann, thread_id, "", "supervisor", "hi")
+    with pytest.raises(ValueError, match="'running' is not a final status"):
+        await store.finish_run(ann, "run_1", "running", None, None)
+    with pytest.raises(ValueError, match="'running' is not a final status"):
+        await store.mark_unfinished_runs("running")

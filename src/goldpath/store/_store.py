@@ -16,10 +16,10 @@ from sqlalchemy import Row, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from goldpath.context import new_id
 from goldpath.errors import ConflictError, GoldpathError, NotFoundError, StoreError
 
 from ._engine import Backend, create_engine, normalise_url, writer
-from ._ids import new_id
 from ._migrate import upgrade_to_head
 from ._records import (
     FINAL_STATUSES,
