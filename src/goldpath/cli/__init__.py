@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from goldpath.cli import _ssot  # noqa: F401
 from goldpath.cli._app import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,56 @@
+"""`check_tree`: scan every file of a tree, in parallel when there are enough of them.
+
+A process pool pays for itself only past a few hundred files (start-up and pickling cost
+about as much as scanning ~200 small files on the benchmark machine, see
+docs/benchmarks.md), so smaller trees, and machines with one CPU, are scanned serially.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from goldpath.ssot._config import load_rules
+from goldpath.ssot._files import SourceFile, discover
+from goldpath.ssot._findings import CheckReport, Finding
+from goldpath.ssot._rules import Rules
+from goldpath.ssot._scanner import scan_file
+
+POOL_THRESHOLD = 400
+CHUNK = 64
+
+
+def check_tree(
+    path: Path, rules: Rules | None = None, *, config: Path | None = None, jobs: int | None = None
+) -> CheckReport:
+    """Scan `path` (a directory or one file) and return its findings and score.
+
+    `rules` defaults to the built-in set extended by `config` or the tree's pyproject.toml.
+    `jobs` forces the number of worker processes (1 = serial); by default a pool is used
+    for trees of at least POOL_THRESHOLD files when more than one CPU is available.
+    """
+    rules = rules if rules is not None else load_rules(path, config)
+    files = discover(path, rules)
+    workers = jobs if jobs is not None else _default_workers(len(files))
+    findings: list[Finding] = []
+    if workers <= 1:
+        for file in files:
+            findings.extend(scan_file(file, rules))
+    else:
+        chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for found in pool.map(_scan_chunk, chunks, [rules] * len(chunks)):
+                findings.extend(found)
+    return CheckReport(len(files), tuple(findings))
+
+
+def _scan_chunk(files: list[SourceFile], rules: Rules) -> list[Finding]:
+    return [finding for file in files for finding in scan_file(file, rules)]
+
+
+def _default_workers(count: int) -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if count < POOL_THRESHOLD or not cpus or cpus < 2:
+        return 1
+    return cpus

@@ -1,0 +1,84 @@
+"""Which files a run looks at, whether they are tests, and how their bytes decode."""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from goldpath.ssot._errors import UsageError
+from goldpath.ssot._rules import Rules
+
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".nox",
+     ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", ".goldpath-migrate"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One Python file of the tree: where it is and how to show it."""
+
+    path: Path
+    display: str
+    in_tests: bool
+
+
+def root_of(path: Path) -> Path:
+    """The directory a run works in: PATH itself, or a file's directory."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory; pass an existing PATH")
+    return path if path.is_dir() else path.parent
+
+
+def discover(path: Path, rules: Rules) -> list[SourceFile]:
+    """Every .py file under `path` that the rules do not exclude, sorted for stable output."""
+    root_of(path)
+    files = [path] if path.is_file() else sorted(_walk(path))
+    found = []
+    for file in files:
+        rel = file.relative_to(path).as_posix() if path.is_dir() else file.name
+        if _excluded(file, rel, rules):
+            continue
+        display = str(path / rel) if path.is_dir() else str(path)
+        found.append(SourceFile(file, display, is_test_path(file)))
+    return found
+
+
+def is_test_path(path: Path) -> bool:
+    """Tests: under a `tests`/`test` dir, or named test_*.py, *_test.py or conftest.py."""
+    name = path.name
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return True
+    return any(part in ("tests", "test") for part in path.parts[:-1])
+
+
+def decode(data: bytes) -> tuple[str, bool]:
+    """Text of a source file and whether it had a UTF-8 BOM; line endings are kept as-is."""
+    bom = data.startswith(codecs.BOM_UTF8)
+    return data[len(codecs.BOM_UTF8) :].decode("utf-8") if bom else data.decode("utf-8"), bom
+
+
+def encode(text: str, bom: bool) -> bytes:
+    """Bytes for `text`, with the BOM back in front when the file had one."""
+    return (codecs.BOM_UTF8 if bom else b"") + text.encode("utf-8")
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
+        for name in files:
+            if name.endswith(".py"):
+                yield Path(directory, name)
+
+
+def _excluded(file: Path, rel: str, rules: Rules) -> bool:
+    candidates = [rel]
+    if rules.exclude_base is not None:
+        resolved = file.resolve()
+        if resolved.is_relative_to(rules.exclude_base):
+            candidates.append(resolved.relative_to(rules.exclude_base).as_posix())
+    return any(fnmatchcase(c, pattern) for c in candidates for pattern in rules.exclude)
