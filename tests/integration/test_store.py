@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -326,3 +327,14 @@ async def test_wrong_arguments_are_value_errors(store: Store) -> None:
         await store.finish_run(ann, "run_1", "running", None, None)
     with pytest.raises(ValueError, match="'running' is not a final status"):
         await store.mark_unfinished_runs("running")
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'wal.db'}"
+    await (await Store.open(url)).close()
+    engine = create_async_engine(url.replace("sqlite:", "sqlite+aiosqlite:"))
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+    finally:
+        await engine.dispose()
