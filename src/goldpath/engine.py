@@ -7,15 +7,25 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from goldpath.agents import Agent, AgentRegistry
 from goldpath.context import UserExecutionContext
 from goldpath.errors import GoldpathError
-from goldpath.events import AgentCompleted, AgentStarted, Emitter, EventSink, RunStatus
-from goldpath.models import ChatModel, Message
-from goldpath.tools import Tool, ToolDispatcher
+from goldpath.events import (
+    AgentCompleted,
+    AgentStarted,
+    Emitter,
+    Event,
+    EventData,
+    EventSink,
+    EventSinks,
+    RunStatus,
+)
+from goldpath.models import ChatModel, Message, OfflineModel
+from goldpath.tools import BUILTIN_TOOLS, Tool, ToolDispatcher
 
-__all__ = ["RunLimits", "RunOutcome", "UserExecutionEngine"]
+__all__ = ["EngineDefaults", "RunLimits", "RunOutcome", "SilentSink", "UserExecutionEngine"]
 
 logger = logging.getLogger("goldpath.engine")
 
@@ -43,6 +53,34 @@ class RunOutcome:
     duration_ms: float
     text: str | None = None
     error: str | None = None
+
+
+class EngineDefaults(Protocol):
+    """What `create_from_legacy` borrows from the process-wide factory."""
+
+    @property
+    def streams(self) -> EventSinks: ...
+    @property
+    def model(self) -> ChatModel: ...
+    @property
+    def tools(self) -> Mapping[str, Tool]: ...
+    @property
+    def limits(self) -> RunLimits: ...
+
+
+class SilentSink:
+    """A sink that numbers events and keeps none: the legacy anonymous bridge writes here."""
+
+    __slots__ = ("_offset",)
+
+    def __init__(self) -> None:
+        self._offset = 0
+
+    async def append(
+        self, run_id: str, thread_id: str, agent: str, ts: str, data: EventData
+    ) -> Event:
+        self._offset += 1
+        return Event(self._offset, run_id, thread_id, agent, ts, data)
 
 
 OnComplete = Callable[[RunOutcome], Awaitable[None]]
@@ -79,6 +117,42 @@ class UserExecutionEngine:
     @property
     def context(self) -> UserExecutionContext:
         return self._context
+
+    @classmethod
+    async def create_from_legacy(
+        cls,
+        registry: AgentRegistry,
+        websocket_bridge: Emitter | None = None,
+        user_context: UserExecutionContext | None = None,
+    ) -> UserExecutionEngine:
+        """An engine for code written against the legacy three-argument constructor.
+
+        The bridge is the user's emitter; without one, the user's stream is taken from the
+        process-wide factory, and without a context either, events go nowhere. Model, tools
+        and limits come from the process-wide factory when one is configured. New code
+        should use ``factory.user_execution_engine(ctx)``.
+        """
+        defaults = _process_defaults
+        if user_context is None:
+            user_context = (
+                websocket_bridge.context
+                if websocket_bridge is not None
+                else UserExecutionContext.create("anonymous", "legacy")
+            )
+        if websocket_bridge is not None:
+            sink = websocket_bridge.sink
+        elif user_context.user_id != "anonymous" and defaults is not None:
+            sink = defaults.streams.for_user(user_context.user_id)
+        else:
+            sink = SilentSink()
+        return cls(
+            user_context,
+            sink=sink,
+            model=defaults.model if defaults is not None else OfflineModel(),
+            agents=registry,
+            tools=defaults.tools if defaults is not None else {t.name: t for t in BUILTIN_TOOLS},
+            limits=defaults.limits if defaults is not None else RunLimits(),
+        )
 
     def emitter(self, agent: str) -> Emitter:
         """The emitter of this engine's run, speaking for ``agent``."""
@@ -155,6 +229,15 @@ class UserExecutionEngine:
                 )
             )
         return outcome
+
+
+_process_defaults: EngineDefaults | None = None
+
+
+def set_process_defaults(defaults: EngineDefaults | None) -> None:
+    """Called by `configure_execution_engine_factory` only: part of the process-wide accessor."""
+    global _process_defaults
+    _process_defaults = defaults
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from types import MappingProxyType
 
 from goldpath.agents import AgentRegistry, builtin_agents
 from goldpath.context import UserExecutionContext
-from goldpath.engine import RunLimits, UserExecutionEngine
+from goldpath.engine import RunLimits, UserExecutionEngine, set_process_defaults
 from goldpath.errors import ConfigurationError, TooManyRunsError
 from goldpath.events import EventSinks
 from goldpath.models import ChatModel, OfflineModel
@@ -69,6 +69,10 @@ class ExecutionEngineFactory:
     def streams(self) -> EventSinks:
         return self._streams
 
+    @property
+    def tools(self) -> Mapping[str, Tool]:
+        return self._tools
+
     def runs_in_flight(self, user_id: str) -> int:
         """How many of the user's slots are taken now (in this process)."""
         return self._in_flight.get(user_id, 0)
@@ -114,6 +118,7 @@ def configure_execution_engine_factory(factory: ExecutionEngineFactory | None) -
     """Set (or, with None, clear) the process-wide factory; the server does this at start-up."""
     global _factory
     _factory = factory
+    set_process_defaults(factory)
 
 
 def get_execution_engine_factory() -> ExecutionEngineFactory:
