@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from goldpath.context import new_id
-from goldpath.errors import ConflictError, GoldpathError, NotFoundError, StoreError
+from goldpath.errors import ConflictError, NotFoundError, StoreError
 
 from ._engine import Backend, create_engine, normalise_url, writer
 from ._migrate import upgrade_to_head
@@ -290,7 +290,7 @@ class Store:
         try:
             async with (self._writer if write else self._engine).begin() as conn:
                 yield conn
-        except (GoldpathError, IntegrityError):
+        except IntegrityError:  # the caller turns it into ConflictError or NotFoundError
             raise
         except (SQLAlchemyError, OSError) as exc:
             reason = getattr(exc, "orig", None) or exc
