@@ -1,0 +1,442 @@
+// goldpath web page: login, threads, and a live view of each run over one WebSocket.
+// Plain JS, no build step. Server data is only ever written with textContent.
+(() => {
+  "use strict";
+
+  const KEYS = { token: "goldpath.token", user: "goldpath.user",
+                 pos: "goldpath.stream", thread: "goldpath.thread" };
+  const MAX_FRAME_BYTES = 64 * 1024; // PROTOCOL.md: larger frames close the socket (1009)
+  const BACKOFF_MS = { first: 250, max: 8000 };
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const byTestId = (id, root = document) => $(`[data-testid="${id}"]`, root);
+
+  const ui = {
+    loginView: $("#login-view"), chatView: $("#chat-view"),
+    loginForm: byTestId("login-form"), loginError: byTestId("login-error"),
+    username: byTestId("login-username"), password: byTestId("login-password"),
+    register: byTestId("register-button"), logout: byTestId("logout-button"),
+    whoami: byTestId("current-user"), conn: byTestId("connection-status"),
+    threads: byTestId("thread-list"), newChat: byTestId("new-chat"),
+    conversation: byTestId("conversation"), chatForm: byTestId("chat-form"),
+    input: byTestId("chat-input"), send: byTestId("send-button"),
+    cancel: byTestId("cancel-button"), chatError: byTestId("chat-error"),
+  };
+
+  // Everything mutable lives here, so the flow of state is easy to follow.
+  const state = {
+    ws: null,            // the current socket; frames from older sockets are ignored
+    live: false,         // true once the stream is delivering (after ping/resumed/resync)
+    attempt: 0,          // reconnect attempts since the last good `ready`
+    timer: null,         // pending reconnect
+    threadId: sessionStorage.getItem(KEYS.thread),
+    runs: new Map(),     // run_id -> view of that run in the open thread
+    running: new Set(),  // run_ids started and not yet completed
+  };
+
+  // ---------- small helpers ----------
+
+  const store = {
+    get: (k) => sessionStorage.getItem(k),
+    set: (k, v) => (v == null ? sessionStorage.removeItem(k) : sessionStorage.setItem(k, v)),
+  };
+
+  function loadPos() {
+    try { return JSON.parse(store.get(KEYS.pos) || "null"); } catch { return null; }
+  }
+  function savePos(epoch, offset) { store.set(KEYS.pos, JSON.stringify({ epoch, offset })); }
+
+  function show(el, visible) { el.hidden = !visible; }
+  function setError(el, text) { el.textContent = text || ""; show(el, Boolean(text)); }
+  function clone(id) { return document.getElementById(id).content.firstElementChild.cloneNode(true); }
+  function el(tag, props = {}) { return Object.assign(document.createElement(tag), props); }
+  function pretty(value) {
+    return typeof value === "string" ? value : JSON.stringify(value, null, 2) ?? String(value);
+  }
+  function seconds(ms) { return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`; }
+
+  // Keep the view pinned to the bottom only if the reader was already there.
+  function scrollToEnd(force = false) {
+    const c = ui.conversation;
+    if (force || c.scrollHeight - c.scrollTop - c.clientHeight < 80) c.scrollTop = c.scrollHeight;
+  }
+
+  // ---------- HTTP ----------
+
+  // Returns {ok, status, data, retryAfter}; a 401 on an authenticated call ends the session.
+  async function api(method, path, body, { auth = true } = {}) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (auth) headers.Authorization = `Bearer ${store.get(KEYS.token)}`;
+    let res;
+    try {
+      res = await fetch(path, { method, headers,
+        body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+      return { ok: false, status: 0, data: null, message: "The server cannot be reached." };
+    }
+    const data = await res.json().catch(() => null);
+    const result = { ok: res.ok, status: res.status, data,
+      retryAfter: res.headers.get("Retry-After"),
+      message: data?.error?.message || `${res.status} ${res.statusText}` };
+    if (auth && res.status === 401) logout("Your session has ended. Please log in again.");
+    return result;
+  }
+
+  // ---------- login ----------
+
+  async function submitCredentials(register) {
+    setError(ui.loginError, "");
+    const creds = { username: ui.username.value.trim(), password: ui.password.value };
+    if (register) {
+      const r = await api("POST", "/auth/register", creds, { auth: false });
+      if (!r.ok) return setError(ui.loginError, describeFailure(r));
+    }
+    const r = await api("POST", "/auth/login", creds, { auth: false });
+    if (!r.ok) return setError(ui.loginError, describeFailure(r));
+    // A new session starts from the stream's current position, not a previous user's one.
+    store.set(KEYS.pos, null);
+    store.set(KEYS.thread, null);
+    store.set(KEYS.token, r.data.access_token);
+    store.set(KEYS.user, creds.username);
+    ui.password.value = "";
+    enterApp();
+  }
+
+  function describeFailure(r) {
+    if (r.status === 429 && r.retryAfter) return `${r.message} (try again in ${r.retryAfter} s)`;
+    return r.message;
+  }
+
+  function enterApp() {
+    state.threadId = store.get(KEYS.thread);
+    show(ui.loginView, false); show(ui.chatView, true);
+    show(ui.logout, true); show(ui.conn, true); show(ui.whoami, true);
+    ui.whoami.textContent = store.get(KEYS.user) || "";
+    refreshThreads();
+    if (state.threadId) openThread(state.threadId); else clearConversation();
+    connect();
+  }
+
+  function logout(message) {
+    const ws = state.ws;
+    state.ws = null; // detach first so its close does not schedule a reconnect
+    if (ws) ws.close(1000, "logout");
+    clearTimeout(state.timer);
+    for (const k of Object.values(KEYS)) store.set(k, null);
+    state.threadId = null; state.running.clear();
+    setConn("offline"); setComposer(false);
+    show(ui.chatView, false); show(ui.loginView, true);
+    show(ui.logout, false); show(ui.conn, false); show(ui.whoami, false);
+    setError(ui.loginError, message || "");
+    ui.username.focus();
+  }
+
+  // ---------- threads and messages ----------
+
+  async function refreshThreads() {
+    const r = await api("GET", "/threads");
+    if (!r.ok) return;
+    ui.threads.replaceChildren(...r.data.map(threadItem));
+  }
+
+  function threadItem(thread) {
+    const li = clone("tpl-thread");
+    const button = $("button", li);
+    button.dataset.threadId = thread.thread_id;
+    $(".thread-title", li).textContent = thread.title || "Untitled";
+    const time = $(".thread-time", li);
+    time.dateTime = thread.updated_at;
+    time.textContent = new Date(thread.updated_at).toLocaleString();
+    if (thread.thread_id === state.threadId) button.setAttribute("aria-current", "true");
+    button.addEventListener("click", () => openThread(thread.thread_id));
+    return li;
+  }
+
+  function markCurrentThread() {
+    for (const b of ui.threads.querySelectorAll("button[data-thread-id]")) {
+      if (b.dataset.threadId === state.threadId) b.setAttribute("aria-current", "true");
+      else b.removeAttribute("aria-current");
+    }
+  }
+
+  function setThread(threadId) {
+    state.threadId = threadId;
+    store.set(KEYS.thread, threadId);
+    markCurrentThread();
+  }
+
+  function clearConversation() {
+    state.runs.clear();
+    const empty = el("p", { className: "empty muted",
+      textContent: "Ask something to start a conversation." });
+    empty.dataset.testid = "empty-state";
+    ui.conversation.replaceChildren(empty);
+    updateCancel();
+  }
+
+  async function openThread(threadId) {
+    setThread(threadId);
+    const r = await api("GET", `/threads/${encodeURIComponent(threadId)}`);
+    if (state.threadId !== threadId) return; // the user moved on meanwhile
+    if (!r.ok) { setThread(null); clearConversation(); return; }
+    clearConversation();
+    ui.conversation.replaceChildren(...r.data.messages.map(messageView));
+    scrollToEnd(true);
+  }
+
+  function messageView(message) {
+    const article = clone("tpl-message");
+    article.dataset.role = message.role;
+    article.classList.add(`message-${message.role}`);
+    if (message.run_id) article.dataset.runId = message.run_id;
+    $(".message-text", article).textContent = message.text;
+    return article;
+  }
+
+  // ---------- the live view of a run ----------
+
+  // A run's view is made on its first event; `complete` is false when that first event was
+  // not `agent_started` (we joined mid-run after a resync), so the answer may be partial.
+  function runView(event) {
+    let view = state.runs.get(event.run_id);
+    if (view) return view;
+    const root = clone("tpl-run");
+    root.dataset.runId = event.run_id;
+    ui.conversation.querySelector('[data-testid="empty-state"]')?.remove();
+    ui.conversation.append(root);
+    view = { root, steps: byTestId("steps", root), answer: byTestId("answer", root),
+             tools: new Map(), deltas: 0, complete: event.type === "agent_started" };
+    state.runs.set(event.run_id, view);
+    return view;
+  }
+
+  function addStep(view, type, text, extraClass) {
+    const li = el("li", { className: `step ${extraClass || ""}`, textContent: text });
+    li.dataset.testid = "step";
+    li.dataset.type = type;
+    view.steps.append(li);
+    return li;
+  }
+
+  function toolView(view, data) {
+    let li = view.tools.get(data.call_id);
+    if (li) return li;
+    li = clone("tpl-tool");
+    li.dataset.callId = data.call_id;
+    byTestId("tool-name", li).textContent = data.tool;
+    view.tools.set(data.call_id, li);
+    view.steps.append(li);
+    return li;
+  }
+
+  // One handler per event type of PROTOCOL.md.
+  const render = {
+    agent_started(view, data) {
+      const user = messageView({ role: "user", text: data.message });
+      view.root.prepend(user);
+      addStep(view, "agent_started", "Started", "step-started");
+    },
+    agent_thinking(view, data) {
+      addStep(view, "agent_thinking", data.thought, "step-thinking");
+    },
+    tool_executing(view, data) {
+      byTestId("tool-args", toolView(view, data)).textContent = pretty(data.args);
+    },
+    tool_completed(view, data) {
+      const li = toolView(view, data);
+      li.dataset.state = data.ok ? "ok" : "error";
+      byTestId("tool-state", li).textContent = data.ok ? "done" : "failed";
+      byTestId("tool-duration", li).textContent = seconds(data.duration_ms);
+      $(".tool-result-label", li).textContent = data.ok ? "Result" : "Error";
+      byTestId("tool-result", li).textContent = data.ok ? pretty(data.result) : data.error;
+    },
+    message_delta(view, data) {
+      view.answer.append(data.delta); // a text node: never parsed as HTML
+      view.deltas += 1;
+      view.answer.dataset.deltas = String(view.deltas);
+    },
+    agent_completed(view, data) {
+      // Only a view that missed the start takes the stored text; a complete one already has
+      // every delta, exactly once, and showing them as they came is the point.
+      if (!view.complete && data.result) view.answer.textContent = data.result.text;
+      const badge = byTestId("status-badge", view.root);
+      badge.textContent = data.status;
+      badge.dataset.status = data.status;
+      show(badge, true);
+      setError(byTestId("run-error", view.root), data.error);
+      addStep(view, "agent_completed", `Completed in ${seconds(data.duration_ms)}`,
+        "step-completed");
+      view.root.dataset.status = data.status;
+    },
+  };
+
+  function applyEvent(event) {
+    if (event.type === "agent_completed") state.running.delete(event.run_id);
+    else state.running.add(event.run_id);
+    if (event.type === "agent_started" || event.type === "agent_completed") scheduleThreadRefresh();
+    // Runs of other threads (another tab's chats) only refresh the list.
+    if (event.thread_id !== state.threadId || !render[event.type]) return updateCancel();
+    render[event.type](runView(event), event.data || {});
+    updateCancel();
+    scrollToEnd();
+  }
+
+  // Threads are re-sorted by the server when runs start and end; refresh once per burst.
+  let refreshPending = null;
+  function scheduleThreadRefresh() {
+    clearTimeout(refreshPending);
+    refreshPending = setTimeout(refreshThreads, 150);
+  }
+
+  function currentRunningRun() {
+    for (const runId of state.running) if (state.runs.has(runId)) return runId;
+    return null;
+  }
+  function updateCancel() { show(ui.cancel, Boolean(currentRunningRun()) && state.live); }
+
+  // ---------- the WebSocket ----------
+
+  function setConn(name) {
+    ui.conn.dataset.state = name;
+    $(".conn-label", ui.conn).textContent = name;
+  }
+
+  function setComposer(enabled) {
+    ui.input.disabled = !enabled;
+    ui.send.disabled = !enabled;
+  }
+
+  function connect() {
+    clearTimeout(state.timer);
+    setConn(state.attempt ? "reconnecting" : "connecting");
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    state.ws = ws;
+    state.live = false;
+    // Browsers cannot set headers on the upgrade, so the token goes in the first frame.
+    ws.addEventListener("open", () => sendOn(ws, { type: "auth", token: store.get(KEYS.token) }));
+    ws.addEventListener("message", (e) => { if (ws === state.ws) onFrame(ws, e.data); });
+    ws.addEventListener("close", (e) => { if (ws === state.ws) onClose(e); });
+  }
+
+  function sendOn(ws, frame) {
+    const text = JSON.stringify(frame);
+    if (new TextEncoder().encode(text).length > MAX_FRAME_BYTES) return false;
+    ws.send(text);
+    return true;
+  }
+
+  function goLive() {
+    state.live = true;
+    setConn("live");
+    setComposer(true);
+    updateCancel();
+  }
+
+  function onFrame(ws, raw) {
+    let frame;
+    try { frame = JSON.parse(raw); } catch { return; }
+    if (typeof frame.offset === "number" && frame.run_id) return onEvent(ws, frame);
+    switch (frame.type) {
+      case "ready": return onReady(ws, frame);
+      case "resumed": return goLive(); // the replay follows as ordinary events
+      case "resync": return onResync(frame);
+      case "run_accepted": return onRunAccepted(frame);
+      case "error": return setError(ui.chatError, frame.message);
+      default: return undefined; // pong and anything newer: nothing to do
+    }
+  }
+
+  function onReady(ws, frame) {
+    state.attempt = 0;
+    const pos = loadPos();
+    if (pos) {
+      sendOn(ws, { type: "resume", epoch: pos.epoch, offset: pos.offset });
+    } else {
+      // A fresh session: everything after `ready`'s position is live for us.
+      savePos(frame.stream.epoch, frame.stream.offset);
+      sendOn(ws, { type: "ping" });
+      goLive();
+    }
+  }
+
+  // The server no longer holds what we missed: reload over HTTP and start from its position.
+  function onResync(frame) {
+    savePos(frame.epoch, frame.offset);
+    state.running.clear();
+    refreshThreads();
+    if (state.threadId) openThread(state.threadId); else clearConversation();
+    goLive();
+  }
+
+  function onEvent(ws, event) {
+    const pos = loadPos();
+    if (pos && event.offset <= pos.offset) return; // already seen: replay overlap
+    if (pos && event.offset > pos.offset + 1) {
+      // A gap should never happen on one connection; reconnecting resumes from what we have.
+      ws.close(4000, "gap");
+      return;
+    }
+    savePos(pos ? pos.epoch : null, event.offset);
+    applyEvent(event);
+  }
+
+  function onRunAccepted(frame) {
+    setError(ui.chatError, "");
+    state.running.add(frame.run_id);
+    if (!state.threadId) {
+      setThread(frame.thread_id);
+      clearConversation();
+    }
+    scheduleThreadRefresh();
+  }
+
+  function onClose(event) {
+    state.ws = null;
+    state.live = false;
+    setComposer(false);
+    updateCancel();
+    if (event.code === 4401) return logout("Your session is no longer valid. Please log in again.");
+    // Exponential backoff with jitter, so many tabs do not reconnect in lockstep.
+    const base = Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** state.attempt);
+    state.attempt += 1;
+    setConn("reconnecting");
+    state.timer = setTimeout(connect, base / 2 + Math.random() * base / 2);
+  }
+
+  // ---------- the composer ----------
+
+  function sendChat() {
+    const text = ui.input.value.trim();
+    if (!text || !state.ws || !state.live) return;
+    const frame = { type: "chat", message: text, client_msg_id: crypto.randomUUID() };
+    if (state.threadId) frame.thread_id = state.threadId;
+    if (!sendOn(state.ws, frame)) return setError(ui.chatError, "That message is too long.");
+    setError(ui.chatError, "");
+    ui.input.value = "";
+  }
+
+  // ---------- wiring ----------
+
+  ui.loginForm.addEventListener("submit", (e) => { e.preventDefault(); submitCredentials(false); });
+  ui.register.addEventListener("click", () => submitCredentials(true));
+  ui.logout.addEventListener("click", () => logout(""));
+  ui.newChat.addEventListener("click", () => {
+    setThread(null);
+    clearConversation();
+    ui.input.focus();
+  });
+  ui.chatForm.addEventListener("submit", (e) => { e.preventDefault(); sendChat(); });
+  ui.input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendChat(); }
+  });
+  ui.cancel.addEventListener("click", () => {
+    const runId = currentRunningRun();
+    if (runId && state.ws) sendOn(state.ws, { type: "cancel", run_id: runId });
+  });
+  // Back online: do not wait out the backoff.
+  window.addEventListener("online", () => { if (!state.ws && store.get(KEYS.token)) connect(); });
+
+  if (store.get(KEYS.token)) enterApp(); else logout("");
+})();
