@@ -58,12 +58,12 @@ def check(
     try:
         report = check_tree(path, config=config)
     except SsotError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     if json_output:
         typer.echo(check_json(report))
     else:
-        print_check(report, Console(highlight=False))
+        print_check(report, Console(highlight=False, soft_wrap=True))
     if report.score < fail_under:
         raise typer.Exit(1)
 
@@ -116,7 +116,7 @@ def migrate(
     from goldpath.ssot import SsotError, migrate_tree, rollback_tree
     from goldpath.ssot._report import print_migration
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         if rollback:
             restored = rollback_tree(path)

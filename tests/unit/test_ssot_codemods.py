@@ -1,0 +1,334 @@
+"""goldpath.ssot codemods: each rewrite against its exact expected text, and what is left alone."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from goldpath.ssot import Rules, builtin_rules
+from goldpath.ssot._codemods import migrate_source
+
+pytestmark = pytest.mark.unit
+
+RULES = builtin_rules()
+
+
+def migrate(source: str, rules: Rules = RULES) -> tuple[str, list[str]]:
+    """Migrate dedented source; also asserts a second run changes nothing."""
+    result = migrate_source(textwrap.dedent(source).lstrip("\n"), rules)
+    assert migrate_source(result.code, rules).code == result.code
+    return result.code, [f"{line}: {message}" for line, message in result.reports]
+
+
+def expect(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def test_plain_move_renames_uses_and_string_annotations() -> None:
+    code, reports = migrate(
+        """
+        from goldpath.compat import ExecutionEngine
+
+
+        def f(a: ExecutionEngine, b: "ExecutionEngine | None") -> "ExecutionEngine":
+            return [a, b]
+        """
+    )
+    assert code == expect(
+        """
+        from goldpath import UserExecutionEngine
+
+
+        def f(a: UserExecutionEngine, b: "UserExecutionEngine | None") -> "UserExecutionEngine":
+            return [a, b]
+        """
+    )
+    assert reports == []
+
+
+def test_aliased_and_multi_name_parenthesised_import() -> None:
+    code, _ = migrate(
+        """
+        from goldpath.compat import (
+            ExecutionEngine as EE,  # the old engine
+            UserExecutionContext,
+            Agent as Agent,
+        )
+
+        x: EE
+        """
+    )
+    assert code == expect(
+        """
+        from goldpath import (
+            UserExecutionEngine as EE,  # the old engine
+            UserExecutionContext,
+            Agent,
+        )
+
+        x: EE
+        """
+    )
+
+
+def test_merges_into_existing_canonical_import_without_leftovers() -> None:
+    code, _ = migrate(
+        """
+        from goldpath import Agent, UserExecutionEngine
+        from goldpath.compat import ExecutionEngine, ToolDispatcher
+
+        engine: ExecutionEngine
+        """
+    )
+    assert code == expect(
+        """
+        from goldpath import Agent, UserExecutionEngine, ToolDispatcher
+
+        engine: UserExecutionEngine
+        """
+    )
+
+
+def test_unmovable_names_stay_and_moved_ones_split_off() -> None:
+    code, reports = migrate(
+        """
+        from goldpath.compat import AgentWebSocketBridge, UserExecutionContext
+        """
+    )
+    assert code == expect(
+        """
+        from goldpath.compat import AgentWebSocketBridge
+        from goldpath import UserExecutionContext
+        """
+    )
+    assert reports == [
+        "1: `goldpath.compat.AgentWebSocketBridge` has no canonical move; replace it by hand"
+    ]
+
+
+def test_try_except_and_type_checking_imports_are_rewritten_in_place() -> None:
+    code, _ = migrate(
+        """
+        from typing import TYPE_CHECKING
+
+        from goldpath import Agent
+
+        try:
+            from goldpath.compat import ExecutionEngine
+        except ImportError:
+            ExecutionEngine = None
+
+        if TYPE_CHECKING:
+            from goldpath.compat import UserExecutionContext
+
+
+        def f(ctx: "UserExecutionContext") -> None: ...
+        """
+    )
+    assert code == expect(
+        """
+        from typing import TYPE_CHECKING
+
+        from goldpath import Agent
+
+        try:
+            from goldpath import UserExecutionEngine as ExecutionEngine
+        except ImportError:
+            ExecutionEngine = None
+
+        if TYPE_CHECKING:
+            from goldpath import UserExecutionContext
+
+
+        def f(ctx: "UserExecutionContext") -> None: ...
+        """
+    )
+
+
+def test_constructor_becomes_awaited_factory_in_async_def() -> None:
+    code, reports = migrate(
+        """
+        from goldpath.compat import ExecutionEngine
+
+
+        async def main(registry, bridge, ctx):
+            engine = ExecutionEngine(registry, bridge, ctx)
+            return ExecutionEngine(registry, bridge, ctx).run()
+        """
+    )
+    assert code == expect(
+        """
+        from goldpath import UserExecutionEngine
+
+
+        async def main(registry, bridge, ctx):
+            engine = await UserExecutionEngine.create_from_legacy(registry, bridge, ctx)
+            return (await UserExecutionEngine.create_from_legacy(registry, bridge, ctx)).run()
+        """
+    )
+    assert reports == []
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ("def main(r, b, c):\n    return ExecutionEngine(r, b, c)\n", "a sync scope"),
+        ("async def main(r, b, c):\n    return lambda: ExecutionEngine(r, b, c)\n", "a lambda"),
+        (
+            "async def main(r, b, cs):\n    return [ExecutionEngine(r, b, c) for c in cs]\n",
+            "a comprehension",
+        ),
+        ("engine = ExecutionEngine(1, 2, 3)\n", "a module scope"),
+    ],
+)
+def test_constructor_that_cannot_await_is_reported_and_untouched(body: str, where: str) -> None:
+    source = "from goldpath.compat import ExecutionEngine\n\n\n" + body
+    code, reports = migrate(source)
+    assert code == source
+    assert len(reports) == 1
+    assert where in reports[0]
+    assert "factory.create_for_user(ctx)" in reports[0]
+
+
+def test_one_unawaitable_call_keeps_every_use_of_that_name() -> None:
+    source = expect(
+        """
+        from goldpath.compat import ExecutionEngine as EE
+
+
+        async def ok(r, b, c):
+            return EE(r, b, c)
+
+
+        def not_ok(r, b, c):
+            return EE(r, b, c)
+        """
+    )
+    code, reports = migrate(source)
+    assert code == source
+    assert [r.split(":")[0] for r in reports] == ["5", "9"]
+
+
+def test_metadata_keyword_renamed_only_on_the_context() -> None:
+    code, _ = migrate(
+        """
+        from goldpath import UserExecutionContext
+        import goldpath
+
+
+        ctx = UserExecutionContext(user_id="u", metadata={"a": 1})
+        ctx2 = goldpath.UserExecutionContext(user_id="u", metadata={})
+        record(metadata={"a": 1})
+        """
+    )
+    assert code == expect(
+        """
+        from goldpath import UserExecutionContext
+        import goldpath
+
+
+        ctx = UserExecutionContext(user_id="u", agent_context={"a": 1})
+        ctx2 = goldpath.UserExecutionContext(user_id="u", agent_context={})
+        record(metadata={"a": 1})
+        """
+    )
+
+
+def test_legacy_import_with_metadata_keyword() -> None:
+    code, _ = migrate(
+        """
+        from goldpath.compat import UserExecutionContext as Ctx
+
+        ctx = Ctx(user_id="u", metadata={})
+        """
+    )
+    assert code == expect(
+        """
+        from goldpath import UserExecutionContext as Ctx
+
+        ctx = Ctx(user_id="u", agent_context={})
+        """
+    )
+
+
+def test_shadowed_local_name_is_left_alone() -> None:
+    source = expect(
+        """
+        from goldpath import UserExecutionContext
+
+
+        def build():
+            class UserExecutionContext:
+                def __init__(self, **kwargs: object) -> None: ...
+
+            return UserExecutionContext(metadata={})
+
+
+        def other(UserExecutionContext):
+            return UserExecutionContext(metadata={})
+        """
+    )
+    code, reports = migrate(source)
+    assert code == source
+    assert reports == []
+
+
+def test_existing_new_keyword_is_reported_not_doubled() -> None:
+    source = (
+        "from goldpath import UserExecutionContext\n"
+        "UserExecutionContext(metadata={}, agent_context={})\n"
+    )
+    code, reports = migrate(source)
+    assert code == source
+    assert reports == ["2: `metadata=` not renamed: the call already passes `agent_context=`"]
+
+
+def test_star_import_mock_patch_string_and_module_import_are_reported() -> None:
+    source = expect(
+        """
+        import goldpath.compat
+        from goldpath.compat import *
+        from unittest import mock
+
+        patcher = mock.patch("goldpath.compat.ExecutionEngine")
+        """
+    )
+    code, reports = migrate(source)
+    assert code == source
+    assert [r.split(":")[0] for r in reports] == ["1", "2", "5"]
+    assert "import *" in reports[1]
+    assert "mock.patch" in reports[2]
+
+
+def test_team_rules_move_rename_and_factory() -> None:
+    rules = Rules().with_config(
+        {
+            "moves": {"team.old.Engine": "team.core.Engine"},
+            "keyword_renames": [{"callee": "team.core.Engine", "old": "cfg", "new": "config"}],
+            "factory_rewrites": [
+                {"constructor": "team.old.Engine", "factory": "team.core.Engine.build"}
+            ],
+        },
+        "test rules",
+        None,
+    )
+    code, _ = migrate(
+        """
+        from team.old import Engine
+
+
+        async def go():
+            return Engine(cfg=1)
+        """,
+        rules,
+    )
+    assert code == expect(
+        """
+        from team.core import Engine
+
+
+        async def go():
+            return await Engine.build(config=1)
+        """
+    )

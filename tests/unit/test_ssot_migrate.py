@@ -1,0 +1,131 @@
+"""goldpath.ssot.migrate_tree: diff by default, exact bytes, backups, rollback, test batches."""
+
+from __future__ import annotations
+
+import codecs
+import sys
+from pathlib import Path
+
+import pytest
+
+from goldpath.ssot import UsageError, migrate_tree, rollback_tree
+
+pytestmark = pytest.mark.unit
+
+LEGACY = (
+    "from goldpath.compat import UserExecutionContext\r\n"
+    "ctx = UserExecutionContext(metadata={})\r\n"
+)
+MIGRATED = (
+    "from goldpath import UserExecutionContext\r\nctx = UserExecutionContext(agent_context={})\r\n"
+)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*.py"))
+        if ".goldpath-migrate" not in p.parts
+    }
+
+
+def test_diff_mode_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_bytes(LEGACY.encode())
+    before = snapshot(tmp_path)
+    report = migrate_tree(tmp_path)
+    assert snapshot(tmp_path) == before
+    assert report.changed == [str(tmp_path / "a.py")]
+    assert "-from goldpath.compat import UserExecutionContext" in report.diff
+    assert "+from goldpath import UserExecutionContext" in report.diff
+    assert not (tmp_path / ".goldpath-migrate").exists()
+
+
+def test_write_keeps_crlf_and_bom_bytes_and_is_idempotent(tmp_path: Path) -> None:
+    (tmp_path / "crlf.py").write_bytes(LEGACY.encode())
+    (tmp_path / "bom.py").write_bytes(codecs.BOM_UTF8 + LEGACY.replace("\r\n", "\n").encode())
+    (tmp_path / "clean.py").write_bytes(b"x = 1\r\n")
+    report = migrate_tree(tmp_path, write=True)
+    assert sorted(Path(p).name for p in report.changed) == ["bom.py", "crlf.py"]
+    assert (tmp_path / "crlf.py").read_bytes() == MIGRATED.encode()
+    assert (tmp_path / "bom.py").read_bytes() == codecs.BOM_UTF8 + MIGRATED.replace(
+        "\r\n", "\n"
+    ).encode()
+    assert (tmp_path / "clean.py").read_bytes() == b"x = 1\r\n"
+    after = snapshot(tmp_path)
+    again = migrate_tree(tmp_path, write=True)
+    assert again.changed == []
+    assert snapshot(tmp_path) == after
+
+
+def test_rollback_restores_identical_bytes(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_bytes(LEGACY.encode())
+    (tmp_path / "b.py").write_bytes(codecs.BOM_UTF8 + LEGACY.encode())
+    before = snapshot(tmp_path)
+    report = migrate_tree(tmp_path, write=True)
+    assert report.backup is not None
+    assert (report.backup / "manifest.json").is_file()
+    assert snapshot(tmp_path) != before
+    assert sorted(rollback_tree(tmp_path)) == ["b.py", "pkg/a.py"]
+    assert snapshot(tmp_path) == before
+    with pytest.raises(UsageError, match="already rolled back"):
+        rollback_tree(tmp_path)
+
+
+def test_rollback_without_backup_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no migrate backup"):
+        rollback_tree(tmp_path)
+
+
+def test_failing_test_batch_is_rolled_back_and_passing_batch_stays(tmp_path: Path) -> None:
+    (tmp_path / "a_good.py").write_bytes(LEGACY.encode())
+    (tmp_path / "b_bad.py").write_bytes(LEGACY.encode())
+    bad_before = (tmp_path / "b_bad.py").read_bytes()
+    check = (
+        f'{sys.executable} -c "import pathlib, sys; '
+        "sys.exit('agent_context' in pathlib.Path('b_bad.py').read_text())\""
+    )
+    report = migrate_tree(tmp_path, write=True, batch_size=1, test_cmd=check)
+    assert (tmp_path / "a_good.py").read_bytes() == MIGRATED.encode()
+    assert (tmp_path / "b_bad.py").read_bytes() == bad_before
+    assert report.changed == [str(tmp_path / "a_good.py")]
+    assert len(report.rolled_back) == 1
+    assert "b_bad.py" in report.rolled_back[0]
+    assert "exit code 1" in report.rolled_back[0]
+
+
+def test_unparsable_and_non_round_tripping_files_are_skipped(tmp_path: Path) -> None:
+    broken = b"from goldpath.compat import Agent\ndef f(:\n"
+    cr_only = b"from goldpath.compat import Agent\rx = 1\r"
+    latin = b"from goldpath.compat import Agent\nx = '\xe9'\n"
+    (tmp_path / "broken.py").write_bytes(broken)
+    (tmp_path / "cr.py").write_bytes(cr_only)
+    (tmp_path / "latin.py").write_bytes(latin)
+    report = migrate_tree(tmp_path, write=True)
+    assert report.changed == []
+    skipped = sorted(report.skipped)
+    assert skipped[0].startswith(f"{tmp_path / 'broken.py'}:2: does not parse (")
+    assert skipped[1] == (
+        f"{tmp_path / 'cr.py'}: libcst does not reproduce its bytes exactly; migrate it by hand"
+    )
+    assert skipped[2] == f"{tmp_path / 'latin.py'}: not UTF-8; convert it to UTF-8 to migrate it"
+    assert (tmp_path / "broken.py").read_bytes() == broken
+    assert (tmp_path / "cr.py").read_bytes() == cr_only
+    assert (tmp_path / "latin.py").read_bytes() == latin
+
+
+def test_single_file_path_and_reports(tmp_path: Path) -> None:
+    target = tmp_path / "one.py"
+    target.write_text('from unittest import mock\nmock.patch("goldpath.compat.Agent")\n', "utf-8")
+    report = migrate_tree(target)
+    assert report.files_scanned == 1
+    assert report.changed == []
+    assert report.reported == [
+        f'{target}:2: string "goldpath.compat.Agent" names a legacy path; update it by hand '
+        "(e.g. mock.patch targets) to the canonical module"
+    ]
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        migrate_tree(tmp_path / "nope")
