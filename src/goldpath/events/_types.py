@@ -34,7 +34,8 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=st
 
 def utc_timestamp() -> str:
     """Now, as the ISO 8601 UTC string that events carry (microseconds, ``Z``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is twice as fast as strftime, and this runs once per event.
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 @dataclass(frozen=True, slots=True)
