@@ -53,7 +53,10 @@
   function pretty(value) {
     return typeof value === "string" ? value : JSON.stringify(value, null, 2) ?? String(value);
   }
-  function seconds(ms) { return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`; }
+  function duration(ms) {
+    if (ms < 1000) return `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+    return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+  }
 
   // Keep the view pinned to the bottom only if the reader was already there.
   function scrollToEnd(force = false) {
@@ -247,7 +250,7 @@
       const li = toolView(view, data);
       li.dataset.state = data.ok ? "ok" : "error";
       byTestId("tool-state", li).textContent = data.ok ? "done" : "failed";
-      byTestId("tool-duration", li).textContent = seconds(data.duration_ms);
+      byTestId("tool-duration", li).textContent = duration(data.duration_ms);
       $(".tool-result-label", li).textContent = data.ok ? "Result" : "Error";
       byTestId("tool-result", li).textContent = data.ok ? pretty(data.result) : data.error;
     },
@@ -265,7 +268,7 @@
       badge.dataset.status = data.status;
       show(badge, true);
       setError(byTestId("run-error", view.root), data.error);
-      addStep(view, "agent_completed", `Completed in ${seconds(data.duration_ms)}`,
+      addStep(view, "agent_completed", `Completed in ${duration(data.duration_ms)}`,
         "step-completed");
       view.root.dataset.status = data.status;
     },
