@@ -16,7 +16,13 @@ from goldpath.engine import RunLimits
 from goldpath.events import Event, ToolCompleted, ToolExecuting
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.models import ChatModel, ScriptedModel, ScriptStep
-from goldpath.stream import InMemoryStreamHub, Replay, Subscription, UserStream
+from goldpath.stream import (
+    InMemoryStreamHub,
+    InMemoryUserStream,
+    Replay,
+    Subscription,
+    UserStream,
+)
 from goldpath.tools import BUILTIN_TOOLS, Tool
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "make_factory",
     "scripted",
     "types_of",
+    "user_stream",
 ]
 
 
@@ -57,6 +64,13 @@ def make_factory(
         tools=tools,
         limits=limits,
     )
+
+
+def user_stream(factory: ExecutionEngineFactory, user_id: str) -> InMemoryUserStream:
+    """The in-memory stream the factory's engines write ``user_id``'s events to."""
+    stream = factory.streams.for_user(user_id)
+    assert isinstance(stream, InMemoryUserStream)
+    return stream
 
 
 async def history(stream: UserStream) -> list[Event]:

@@ -1,0 +1,214 @@
+"""models/: the offline default model and the scripted model tests use."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from goldpath.errors import ModelError
+from goldpath.models import (
+    Fail,
+    Message,
+    ModelOutput,
+    OfflineModel,
+    Pause,
+    ScriptedModel,
+    TextDelta,
+    Thought,
+    ToolCall,
+)
+from goldpath.models._base import current_turn, last_user_text
+from goldpath.tools import BUILTIN_TOOLS
+
+pytestmark = pytest.mark.unit
+
+SPECS = [t.spec() for t in BUILTIN_TOOLS]
+SYSTEM = Message("system", "be helpful")
+
+
+async def _collect(
+    model: OfflineModel | ScriptedModel, messages: Sequence[Message]
+) -> list[ModelOutput]:
+    return [output async for output in model.stream(messages, SPECS)]
+
+
+def _text(outputs: Sequence[ModelOutput]) -> str:
+    return "".join(o.text for o in outputs if isinstance(o, TextDelta))
+
+
+def _after_tool(question: str, call: ToolCall, answer: str) -> list[Message]:
+    return [
+        SYSTEM,
+        Message("user", question),
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", answer, tool_call_id=call.id, name=call.name),
+    ]
+
+
+# --- offline --------------------------------------------------------------------
+
+
+async def test_offline_arithmetic_asks_the_calculator_then_answers() -> None:
+    model = OfflineModel()
+    assert model.name == "offline"
+    first = await _collect(model, [SYSTEM, Message("user", "What is 17 * 23?")])
+    assert len(first) == 2
+    assert isinstance(first[0], Thought)
+    call = first[1]
+    assert isinstance(call, ToolCall)
+    assert (call.name, call.arguments) == ("calculator", {"expression": "17 * 23"})
+    assert call.id.startswith("call_")
+    second = await _collect(model, _after_tool("What is 17 * 23?", call, "391"))
+    assert all(isinstance(o, TextDelta) for o in second)
+    assert _text(second) == "17 * 23 = 391."
+
+
+async def test_offline_call_ids_are_unique() -> None:
+    model = OfflineModel()
+    ids = set()
+    for _ in range(20):
+        outputs = await _collect(model, [Message("user", "2+2")])
+        call = outputs[-1]
+        assert isinstance(call, ToolCall)
+        ids.add(call.id)
+    assert len(ids) == 20
+
+
+async def test_offline_time_asks_the_clock() -> None:
+    model = OfflineModel()
+    first = await _collect(model, [SYSTEM, Message("user", "What time is it?")])
+    call = first[-1]
+    assert isinstance(first[0], Thought)
+    assert isinstance(call, ToolCall)
+    assert (call.name, call.arguments) == ("clock", {})
+    second = await _collect(
+        model, _after_tool("What time is it?", call, "2026-01-01T00:00:00+00:00")
+    )
+    assert _text(second) == "It is 2026-01-01T00:00:00+00:00."
+
+
+async def test_offline_otherwise_introduces_itself_word_by_word() -> None:
+    outputs = await _collect(OfflineModel(), [SYSTEM, Message("user", "Hello there")])
+    assert all(isinstance(o, TextDelta) for o in outputs)
+    assert len(outputs) > 10
+    pieces = [o.text for o in outputs if isinstance(o, TextDelta)]
+    assert all(len(p.split()) == 1 for p in pieces)
+    text = _text(outputs)
+    assert text.startswith("I am goldpath's offline model")
+    assert "GOLDPATH_MODEL" in text
+
+
+async def test_offline_without_tools_introduces_itself() -> None:
+    model = OfflineModel()
+    outputs = [o async for o in model.stream([Message("user", "What is 2+2 at noon?")], [])]
+    assert _text(outputs).startswith("I am goldpath's offline model")
+
+
+async def test_offline_explains_a_tool_error() -> None:
+    model = OfflineModel()
+    call = ToolCall("call_1", "calculator", {"expression": "1/0"})
+    outputs = await _collect(model, _after_tool("1/0", call, "error: ValueError: division by zero"))
+    assert _text(outputs) == "The calculator could not answer: ValueError: division by zero"
+
+
+async def test_offline_calculator_answer_without_a_visible_expression() -> None:
+    call = ToolCall("call_1", "calculator", {"expression": "2+2"})
+    messages = [Message("user", "compute it"), Message("assistant", tool_calls=(call,))]
+    messages.append(Message("tool", "4", tool_call_id="call_1", name="calculator"))
+    assert _text(await _collect(OfflineModel(), messages)) == "That = 4."
+
+
+async def test_offline_later_turn_without_a_tool_answer_introduces_itself() -> None:
+    messages = [Message("user", "2+2"), Message("assistant", "hm")]
+    assert _text(await _collect(OfflineModel(), messages)).startswith("I am goldpath's")
+
+
+def test_turn_counting() -> None:
+    assert current_turn([]) == 0
+    assert current_turn([SYSTEM, Message("user", "a")]) == 0
+    history = [
+        Message("user", "old"),
+        Message("assistant", "x"),
+        Message("user", "new"),
+        Message("assistant", "y"),
+        Message("tool", "z"),
+        Message("assistant", "w"),
+    ]
+    assert current_turn(history) == 2
+    assert last_user_text(history) == "new"
+    assert last_user_text([SYSTEM]) == ""
+
+
+# --- scripted -------------------------------------------------------------------
+
+
+async def test_scripted_plays_turns_by_conversation_position() -> None:
+    call = ToolCall("c1", "calculator", {"expression": "1+1"})
+    model = ScriptedModel([[Thought("t"), call], [TextDelta("two")]], name="script")
+    assert model.name == "script"
+    first = await _collect(model, [Message("user", "q")])
+    assert first == [Thought("t"), call]
+    again = await _collect(model, [Message("user", "q")])
+    assert again == first  # stateless: the same conversation gets the same turn
+    second = await _collect(model, _after_tool("q", call, "2"))
+    assert second == [TextDelta("two")]
+
+
+async def test_scripted_serves_two_concurrent_runs() -> None:
+    release = asyncio.Event()
+    call = ToolCall("c1", "clock", {})
+    model = ScriptedModel([[call], [TextDelta("a"), TextDelta("b")]])
+
+    async def gated(messages: list[Message], holding: asyncio.Event) -> list[ModelOutput]:
+        outputs: list[ModelOutput] = []
+        async for output in model.stream(messages, SPECS):
+            outputs.append(output)
+            holding.set()
+            await release.wait()
+        return outputs
+
+    holding = asyncio.Event(), asyncio.Event()
+    one = asyncio.create_task(gated(_after_tool("q", call, "now"), holding[0]))
+    two = asyncio.create_task(gated([Message("user", "q")], holding[1]))
+    await holding[0].wait()
+    await holding[1].wait()  # both streams are open on the one instance at once
+    release.set()
+    assert await one == [TextDelta("a"), TextDelta("b")]
+    assert await two == [call]
+
+
+async def test_scripted_fail_raises_mid_stream() -> None:
+    model = ScriptedModel([[TextDelta("partial"), Fail("provider hung up")]])
+    seen: list[ModelOutput] = []
+
+    async def consume() -> None:
+        async for output in model.stream([Message("user", "q")], SPECS):
+            seen.append(output)
+
+    with pytest.raises(ModelError, match="provider hung up"):
+        await consume()
+    assert seen == [TextDelta("partial")]
+
+
+async def test_scripted_fail_has_a_default_message() -> None:
+    with pytest.raises(ModelError, match="the scripted model failed"):
+        await _collect(ScriptedModel([[Fail()]]), [Message("user", "q")])
+
+
+async def test_scripted_pause_waits() -> None:
+    model = ScriptedModel([[Pause(0.02), TextDelta("late")]])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await _collect(model, [Message("user", "q")]) == [TextDelta("late")]
+    assert loop.time() - started >= 0.015
+
+
+async def test_scripted_past_the_end_raises() -> None:
+    model = ScriptedModel([[ToolCall("c1", "clock", {})]])
+    messages = _after_tool("q", ToolCall("c1", "clock", {}), "now")
+    with pytest.raises(ModelError, match="the script has 1 turns and the run asked for turn 2"):
+        await _collect(model, messages)
+    with pytest.raises(ModelError, match="add a final turn"):
+        await _collect(ScriptedModel([]), [Message("user", "q")])
