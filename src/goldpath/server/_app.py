@@ -1,0 +1,174 @@
+"""`create_app`: the ASGI app, its start-up and shutdown, and the web page."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from goldpath._version import __version__
+from goldpath.engine import RunLimits
+from goldpath.errors import ConfigurationError
+from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
+from goldpath.models import ChatModel, OfflineModel
+from goldpath.server._auth import Authenticator, PasswordHashing, TokenIssuer
+from goldpath.server._errors import install_error_handlers
+from goldpath.server._http import router as http_router
+from goldpath.server._runs import RunService
+from goldpath.server._settings import MODELS, Settings
+from goldpath.server._state import AppState
+from goldpath.server.ws import router as ws_router
+from goldpath.store import Store
+from goldpath.stream import InMemoryStreamHub
+
+__all__ = ["STATIC_DIR", "create_app", "make_model", "password_hashing"]
+
+logger = logging.getLogger("goldpath.server")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def make_model(settings: Settings) -> ChatModel:
+    """The chat model ``GOLDPATH_MODEL`` names; the OpenAI client is imported only if chosen."""
+    if settings.model == "offline":
+        return OfflineModel()
+    if settings.model == "openai":
+        from goldpath.models.openai import OpenAIChatModel
+
+        return OpenAIChatModel(
+            model=settings.openai_model,
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+        )
+    raise ConfigurationError(
+        f"GOLDPATH_MODEL is {settings.model!r}; set it to one of: {', '.join(MODELS)}"
+    )
+
+
+def password_hashing(settings: Settings) -> PasswordHashing:
+    return PasswordHashing(
+        time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
+    )
+
+
+class RequestIdMiddleware:
+    """Gives every HTTP request a ``request_id`` (``request.state``, ``X-Request-ID``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = f"req_{uuid.uuid4().hex}"
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings | None = None, *, model: ChatModel | None = None) -> FastAPI:
+    """The goldpath server. ``model`` overrides ``GOLDPATH_MODEL`` (tests pass a scripted one).
+
+    Settings are read here, once: the data directory, the secret key and the database URL
+    are resolved before the app is returned, and a Redis URL is refused at once.
+    """
+    settings = (settings if settings is not None else Settings()).prepared()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            assert settings.database_url is not None
+            assert settings.secret_key is not None
+            store = await Store.open(settings.database_url)
+            stack.push_async_callback(store.close)
+            interrupted = await store.mark_unfinished_runs()
+            if interrupted:
+                logger.warning("%d runs were left running by a previous process", interrupted)
+            hub = InMemoryStreamHub(
+                history_events=settings.history_events, history_seconds=settings.history_seconds
+            )
+            stack.push_async_callback(hub.close)
+            chosen = model
+            if chosen is None:
+                chosen = make_model(settings)
+                close_model = getattr(chosen, "aclose", None)
+                if close_model is not None:
+                    stack.push_async_callback(close_model)
+            factory = ExecutionEngineFactory(
+                streams=hub,
+                model=chosen,
+                limits=RunLimits(
+                    max_runs_per_user=settings.max_runs_per_user,
+                    run_timeout=settings.run_timeout,
+                    max_tool_calls=settings.max_tool_calls,
+                ),
+            )
+            configure_execution_engine_factory(factory)
+            stack.callback(configure_execution_engine_factory, None)
+            runs = RunService(
+                store,
+                factory,
+                max_message_chars=settings.max_message_chars,
+                messages_per_minute=settings.messages_per_minute,
+            )
+            stack.push_async_callback(runs.shutdown)
+            auth = Authenticator(
+                store,
+                password_hashing(settings),
+                TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
+                failures_per_account=settings.login_failures_per_account,
+                failures_per_address=settings.login_failures_per_address,
+                failure_window=settings.login_failure_window_seconds,
+            )
+            app.state.goldpath = AppState(settings, store, hub, factory, auth, runs)
+            logger.info("goldpath %s serving with the %s model", __version__, chosen.name)
+            yield
+            logger.info("goldpath shutting down; cancelling %d runs", runs.in_flight())
+
+    app = FastAPI(
+        title="goldpath",
+        version=__version__,
+        summary="Run AI agents for many users at once; every step streams to its own user.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(http_router)
+    app.include_router(ws_router)
+    _serve_page(app)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _serve_page(app: FastAPI) -> None:
+    """The web page: ``index.html`` at ``/``, the rest of ``static/`` under ``/static/``."""
+    STATIC_DIR.mkdir(exist_ok=True)
+    index = STATIC_DIR / "index.html"
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(index, media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

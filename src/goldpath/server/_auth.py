@@ -1,0 +1,162 @@
+"""Who the caller is: argon2 password hashes, HS256 access tokens, and limits on failed logins."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from goldpath.errors import AuthError, LimitExceededError
+from goldpath.server._ratelimit import SlidingWindow
+from goldpath.store import Store, UserRecord
+
+__all__ = [
+    "ALGORITHM",
+    "AUDIENCE",
+    "ISSUER",
+    "Authenticator",
+    "LoginLimitedError",
+    "PasswordHashing",
+    "TokenIssuer",
+]
+
+ALGORITHM = "HS256"
+AUDIENCE = "goldpath"
+ISSUER = "goldpath"
+_REQUIRED_CLAIMS = ["sub", "exp", "iat", "aud", "iss"]
+_LOGIN_REFUSED = "wrong username or password; check both and try again"
+
+
+class PasswordHashing:
+    """argon2id through argon2-cffi; hashing takes ~50 ms, so it runs in a worker thread."""
+
+    __slots__ = ("_dummy", "_hasher")
+
+    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self._dummy: str | None = None
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        return await asyncio.to_thread(self._verify, password_hash, password)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    async def verify_nothing(self, password: str) -> None:
+        """Spend the time of one verification, so an unknown username takes as long."""
+        if self._dummy is None:
+            self._dummy = await self.hash("goldpath-dummy-password")
+        await self.verify(self._dummy, password)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    token: str
+    expires_in: int
+
+
+class TokenIssuer:
+    """Signs and checks the server's JWTs: HS256 only, every claim of PROTOCOL.md required."""
+
+    __slots__ = ("_key", "_ttl")
+
+    def __init__(self, secret_key: str, ttl_seconds: int) -> None:
+        self._key = secret_key
+        self._ttl = ttl_seconds
+
+    def issue(self, user_id: str) -> AccessToken:
+        now = int(time.time())
+        claims = {
+            "sub": user_id,
+            "iat": now,
+            "exp": now + self._ttl,
+            "aud": AUDIENCE,
+            "iss": ISSUER,
+        }
+        return AccessToken(jwt.encode(claims, self._key, algorithm=ALGORITHM), self._ttl)
+
+    def user_id(self, token: str) -> str:
+        """The ``sub`` of a valid token; `AuthError` for anything else, saying why."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("the access token has expired; log in again") from None
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"the access token is not valid ({exc}); log in again") from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise AuthError("the access token names no user; log in again")
+        return subject
+
+
+class LoginLimitedError(LimitExceededError):
+    """Too many failed logins for one account or from one address."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed logins; wait {retry_after} s before trying again, "
+            "or check the username and password"
+        )
+        self.retry_after = retry_after
+
+
+class Authenticator:
+    """Registration and login on the store; counts failed logins only."""
+
+    __slots__ = ("_by_account", "_by_address", "_passwords", "_store", "tokens")
+
+    def __init__(
+        self,
+        store: Store,
+        passwords: PasswordHashing,
+        tokens: TokenIssuer,
+        *,
+        failures_per_account: int,
+        failures_per_address: int,
+        failure_window: float,
+    ) -> None:
+        self._store = store
+        self._passwords = passwords
+        self.tokens = tokens
+        self._by_account = SlidingWindow(failures_per_account, failure_window)
+        self._by_address = SlidingWindow(failures_per_address, failure_window)
+
+    async def register(self, username: str, password: str) -> UserRecord:
+        """`ConflictError` when the username is taken (ignoring case)."""
+        return await self._store.create_user(username, await self._passwords.hash(password))
+
+    async def login(self, username: str, password: str, address: str) -> AccessToken:
+        """A token, `AuthError` (same message for a wrong password or an unknown user), or
+        `LoginLimitedError` while the account or the address has too many recent failures."""
+        account = username.casefold()
+        wait = max(self._by_account.retry_after(account), self._by_address.retry_after(address))
+        if wait:
+            raise LoginLimitedError(wait)
+        user = await self._store.get_user_by_username(username)
+        if user is None:
+            await self._passwords.verify_nothing(password)
+            ok = False
+        else:
+            ok = await self._passwords.verify(user.password_hash, password)
+        if not ok or user is None:
+            self._by_account.hit(account)
+            self._by_address.hit(address)
+            raise AuthError(_LOGIN_REFUSED)
+        return self.tokens.issue(user.user_id)

@@ -1,0 +1,149 @@
+"""One mapping from failures to PROTOCOL.md's error codes, for HTTP bodies and WebSocket frames."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from goldpath.errors import (
+    AuthError,
+    ConflictError,
+    GoldpathError,
+    LimitExceededError,
+    NotFoundError,
+    RegistryError,
+)
+from goldpath.server._auth import LoginLimitedError
+from goldpath.server._runs import MessageTooLargeError, RateLimitedError
+
+__all__ = ["ApiError", "Problem", "classify", "error_body", "install_error_handlers"]
+
+logger = logging.getLogger("goldpath.server")
+
+INTERNAL_MESSAGE = "the server failed to handle this request; it has been logged, try again later"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A failure as the protocol tells it: HTTP status, error code, message, Retry-After."""
+
+    status: int
+    code: str
+    message: str
+    retry_after: int | None = None
+
+    def headers(self) -> dict[str, str] | None:
+        if self.retry_after is not None:
+            return {"Retry-After": str(self.retry_after)}
+        if self.status == 401:
+            return {"WWW-Authenticate": "Bearer"}
+        return None
+
+
+class ApiError(Exception):
+    """Raised by a route to answer with a protocol error body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = Problem(status, code, message)
+
+
+def classify(exc: BaseException) -> Problem:
+    """The protocol's answer to ``exc``; anything unexpected is ``internal`` and says nothing."""
+    if isinstance(exc, ApiError):
+        return exc.problem
+    if isinstance(exc, GoldpathError):
+        message = str(exc)
+        if isinstance(exc, AuthError):
+            return Problem(401, "unauthorized", message)
+        if isinstance(exc, NotFoundError):
+            return Problem(404, "not_found", message)
+        if isinstance(exc, ConflictError):
+            return Problem(409, "conflict", message)
+        if isinstance(exc, MessageTooLargeError):
+            return Problem(422, "too_large", message)
+        if isinstance(exc, RegistryError):
+            return Problem(422, "bad_request", message)
+        if isinstance(exc, RateLimitedError | LoginLimitedError):
+            return Problem(429, "rate_limited", message, exc.retry_after)
+        if isinstance(exc, LimitExceededError):
+            return Problem(429, "rate_limited", message, 1)
+    return Problem(500, "internal", INTERNAL_MESSAGE)
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _response(problem: Problem) -> JSONResponse:
+    return JSONResponse(
+        error_body(problem.code, problem.message),
+        status_code=problem.status,
+        headers=problem.headers(),
+    )
+
+
+_STATUS_CODES = {401: "unauthorized", 404: "not_found", 409: "conflict", 413: "too_large"}
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code >= 500:
+        code = "internal"
+    else:
+        code = _STATUS_CODES.get(exc.status_code, "bad_request")
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        message = f"there is no {request.url.path}; see /openapi.json for the routes"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    response = JSONResponse(error_body(code, message), status_code=exc.status_code)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _response(Problem(422, "bad_request", describe_validation(exc.errors())))
+
+
+def describe_validation(errors: Any) -> str:
+    """Pydantic errors as one readable line: where, and what was wrong."""
+    parts = []
+    for error in list(errors)[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request is not valid"
+
+
+async def _on_goldpath_error(request: Request, exc: Exception) -> JSONResponse:
+    problem = classify(exc)
+    if problem.status == 500:
+        logger.error("request failed: %s", exc, exc_info=exc, extra=_ids(request))
+    return _response(problem)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("request failed: %s", exc, exc_info=exc, extra=_ids(request))
+    return _response(Problem(500, "internal", INTERNAL_MESSAGE))
+
+
+def _ids(request: Request) -> dict[str, str]:
+    return {"request_id": str(getattr(request.state, "request_id", "-"))}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error the app can answer, including FastAPI's own, in the protocol's body."""
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(GoldpathError, _on_goldpath_error)
+    app.add_exception_handler(ApiError, _on_goldpath_error)
+    app.add_exception_handler(Exception, _on_unexpected)

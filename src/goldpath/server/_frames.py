@@ -1,0 +1,95 @@
+"""The client frames of PROTOCOL.md's WebSocket, checked once at the edge."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+__all__ = [
+    "AuthFrame",
+    "CancelFrame",
+    "ChatFrame",
+    "ClientFrame",
+    "FrameError",
+    "PingFrame",
+    "ResumeFrame",
+    "encode",
+    "parse_frame",
+]
+
+encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Frames are encoded like events: compact, UTF-8."""
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+class AuthFrame(_Frame):
+    type: Literal["auth"]
+    token: str
+
+
+class ChatFrame(_Frame):
+    type: Literal["chat"]
+    message: str = Field(min_length=1)
+    thread_id: str | None = Field(default=None, min_length=1)
+    agent: str | None = Field(default=None, min_length=1)
+    client_msg_id: str | None = None
+
+
+class CancelFrame(_Frame):
+    type: Literal["cancel"]
+    run_id: str = Field(min_length=1)
+
+
+class ResumeFrame(_Frame):
+    type: Literal["resume"]
+    epoch: str
+    offset: int
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame: TypeAlias = Annotated[
+    AuthFrame | ChatFrame | CancelFrame | ResumeFrame | PingFrame, Field(discriminator="type")
+]
+_FRAME = TypeAdapter[ClientFrame](ClientFrame)
+_TYPES = ("auth", "chat", "cancel", "resume", "ping")
+
+
+class FrameError(ValueError):
+    """A frame the server cannot use; answered with ``bad_request``, ``ref`` when known."""
+
+    def __init__(self, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.ref = ref
+
+
+def parse_frame(text: str) -> AuthFrame | ChatFrame | CancelFrame | ResumeFrame | PingFrame:
+    """The frame in ``text``, or `FrameError` saying what is wrong with it."""
+    try:
+        raw: Any = json.loads(text)
+    except ValueError:
+        raise FrameError("the frame is not valid JSON; send one JSON object per message") from None
+    if not isinstance(raw, dict):
+        raise FrameError("the frame must be a JSON object with a 'type'")
+    ref = raw.get("client_msg_id")
+    ref = ref if isinstance(ref, str) else None
+    kind = raw.get("type")
+    if kind not in _TYPES:
+        raise FrameError(
+            f"unknown frame type {kind!r}; the types are {', '.join(_TYPES)}", ref
+        ) from None
+    try:
+        return _FRAME.validate_python(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'][1:]) or 'frame'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        )
+        raise FrameError(f"the {kind} frame is not valid: {problems}", ref) from None

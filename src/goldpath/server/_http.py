@@ -1,0 +1,238 @@
+"""Every HTTP route of PROTOCOL.md: accounts, threads, runs and health."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+
+from goldpath._version import __version__
+from goldpath.errors import AuthError
+from goldpath.server._errors import ApiError, describe_validation
+from goldpath.server._schemas import (
+    ErrorBody,
+    HealthOut,
+    LoginBody,
+    NewThreadBody,
+    RegisterBody,
+    RunAcceptedOut,
+    RunBody,
+    RunOut,
+    ThreadDetailOut,
+    ThreadOut,
+    TokenOut,
+    UserOut,
+    message_out,
+    run_out,
+    thread_out,
+)
+from goldpath.server._state import AppState, app_state
+from goldpath.store import DEFAULT_TITLE
+
+__all__ = ["router"]
+
+HEALTH_TIMEOUT = 2.0
+THREAD_LIST_LIMIT = 1000
+
+_bearer = HTTPBearer(auto_error=False, description="the access_token from POST /auth/login")
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    reasons = {
+        401: "no valid access token",
+        404: "no such object for this user (someone else's is reported the same way)",
+        409: "conflict",
+        422: "the body is not valid (code bad_request), or the message is too long (too_large)",
+        429: "rate limited; see the Retry-After header",
+    }
+    return {s: {"model": ErrorBody, "description": reasons[s]} for s in statuses}
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+
+async def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The authenticated user's id, from ``Authorization: Bearer <token>``."""
+    if credentials is None:
+        raise AuthError("send 'Authorization: Bearer <access_token>'; get a token at /auth/login")
+    user_id = app_state(request).auth.tokens.user_id(credentials.credentials)
+    request.state.user_id = user_id
+    return user_id
+
+
+User = Annotated[str, Depends(current_user)]
+
+router = APIRouter()
+
+
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "a check failed"}},
+    tags=["health"],
+)
+async def health(state: State) -> JSONResponse:
+    """Cheap checks of the store and the stream backend."""
+    checks = {
+        "store": await _check(state.store.ping()),
+        "stream": await _check(state.hub.check()),
+    }
+    ok = all(value == "ok" for value in checks.values())
+    body = {"status": "ok" if ok else "degraded", "version": __version__, "checks": checks}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+async def _check(probe: Any) -> str:
+    try:
+        await asyncio.wait_for(probe, HEALTH_TIMEOUT)
+    except TimeoutError:
+        return f"no answer within {HEALTH_TIMEOUT:g} s"
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    return "ok"
+
+
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserOut,
+    responses=_errors(409, 422),
+    tags=["auth"],
+)
+async def register(body: RegisterBody, state: State) -> UserOut:
+    """Make an account; usernames are unique regardless of case."""
+    user = await state.auth.register(body.username, body.password)
+    return UserOut(user_id=user.user_id, username=user.username)
+
+
+_LOGIN_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": LoginBody.model_json_schema()},
+        "application/x-www-form-urlencoded": {"schema": LoginBody.model_json_schema()},
+    },
+}
+
+
+@router.post(
+    "/auth/login",
+    response_model=TokenOut,
+    responses=_errors(401, 422, 429),
+    openapi_extra={"requestBody": _LOGIN_BODY},
+    tags=["auth"],
+)
+async def login(request: Request, state: State) -> TokenOut:
+    """A JSON body or an OAuth2 password form. Failed logins are limited; successful ones not."""
+    body = await _login_body(request)
+    address = request.client.host if request.client else "unknown"
+    token = await state.auth.login(body.username, body.password, address)
+    return TokenOut(access_token=token.token, expires_in=token.expires_in)
+
+
+async def _login_body(request: Request) -> LoginBody:
+    content_type = request.headers.get("content-type", "")
+    raw: Any
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        async with request.form() as form:
+            raw = {key: form.get(key) for key in ("username", "password") if key in form}
+    else:
+        try:
+            raw = json.loads(await request.body())
+        except ValueError:
+            raise ApiError(422, "bad_request", "the body is not valid JSON") from None
+    try:
+        return LoginBody.model_validate(raw)
+    except ValidationError as exc:
+        raise ApiError(422, "bad_request", describe_validation(exc.errors())) from None
+
+
+@router.get("/threads", response_model=list[ThreadOut], responses=_errors(401), tags=["threads"])
+async def list_threads(user: User, state: State) -> list[dict[str, Any]]:
+    """The user's threads, newest activity first."""
+    threads = await state.store.list_threads(user, limit=THREAD_LIST_LIMIT)
+    return [thread_out(thread) for thread in threads]
+
+
+@router.post(
+    "/threads",
+    status_code=201,
+    response_model=ThreadOut,
+    responses=_errors(401, 422),
+    tags=["threads"],
+)
+async def create_thread(
+    user: User, state: State, body: Annotated[NewThreadBody | None, Body()] = None
+) -> dict[str, Any]:
+    """A new, empty thread; without a title it takes one from its first message."""
+    title = body.title.strip() if body is not None and body.title else ""
+    thread = await state.store.create_thread(user, title or DEFAULT_TITLE)
+    return thread_out(thread)
+
+
+@router.get(
+    "/threads/{thread_id}",
+    response_model=ThreadDetailOut,
+    response_model_exclude_none=True,
+    responses=_errors(401, 404),
+    tags=["threads"],
+)
+async def get_thread(thread_id: str, user: User, state: State) -> dict[str, Any]:
+    """A thread with its messages, oldest first."""
+    thread = await state.store.get_thread(user, thread_id)
+    messages = await state.store.list_messages(user, thread_id)
+    return {**thread_out(thread), "messages": [message_out(m) for m in messages]}
+
+
+@router.post(
+    "/threads/{thread_id}/runs",
+    status_code=202,
+    response_model=RunAcceptedOut,
+    responses=_errors(401, 404, 422, 429),
+    tags=["runs"],
+)
+async def start_run(
+    thread_id: str, body: RunBody, request: Request, user: User, state: State
+) -> RunAcceptedOut:
+    """Start a run on the thread; its events go to the user's stream (``/ws``)."""
+    accepted = await state.runs.start(
+        user,
+        body.message,
+        thread_id=thread_id,
+        agent=body.agent,
+        request_id=getattr(request.state, "request_id", None),
+        audit={"source": "http", "address": request.client.host if request.client else None},
+    )
+    return RunAcceptedOut(run_id=accepted.run_id, thread_id=accepted.thread_id)
+
+
+@router.get(
+    "/runs/{run_id}",
+    response_model=RunOut,
+    responses=_errors(401, 404),
+    tags=["runs"],
+)
+async def get_run(run_id: str, user: User, state: State) -> JSONResponse:
+    """A run's status and, once finished, its answer or error."""
+    return JSONResponse(run_out(await state.store.get_run(user, run_id)))
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    status_code=202,
+    response_model=RunAcceptedOut,
+    responses=_errors(401, 404, 409),
+    tags=["runs"],
+)
+async def cancel_run(run_id: str, user: User, state: State) -> JSONResponse:
+    """Ask a running run to stop; it ends with ``agent_completed`` status ``cancelled``."""
+    await state.runs.cancel(user, run_id)
+    record = await state.store.get_run(user, run_id)
+    return JSONResponse({"run_id": run_id, "thread_id": record.thread_id}, status_code=202)

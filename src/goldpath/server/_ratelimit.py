@@ -1,0 +1,66 @@
+"""Sliding-window rate limits: chat messages per user, failed logins per account and address."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+__all__ = ["SlidingWindow"]
+
+
+class SlidingWindow:
+    """At most ``limit`` hits per key in any ``window`` seconds.
+
+    `retry_after` tells how long a key must wait; `hit` records one. Keys with no hits
+    inside the window are forgotten, so memory follows the active keys only.
+    """
+
+    __slots__ = ("_clock", "_hits", "_limit", "_window")
+
+    def __init__(
+        self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        hits = self._hits.get(key)
+        if hits is None:
+            return None
+        horizon = now - self._window
+        while hits and hits[0] <= horizon:
+            hits.popleft()
+        if not hits:
+            del self._hits[key]
+            return None
+        return hits
+
+    def retry_after(self, key: str) -> int:
+        """Whole seconds until ``key`` may be hit again; 0 when it may be now."""
+        now = self._clock()
+        hits = self._recent(key, now)
+        if hits is None or len(hits) < self._limit:
+            return 0
+        return max(1, math.ceil(hits[0] + self._window - now))
+
+    def hit(self, key: str) -> None:
+        now = self._clock()
+        hits = self._recent(key, now)
+        if hits is None:
+            hits = self._hits[key] = deque()
+        hits.append(now)
+
+    def try_hit(self, key: str) -> int:
+        """Record a hit if allowed and return 0; otherwise record nothing, return the wait."""
+        wait = self.retry_after(key)
+        if not wait:
+            self.hit(key)
+        return wait

@@ -1,0 +1,223 @@
+"""The run service: the golden path from an authenticated chat message to a stored answer.
+
+HTTP ``POST /threads/{id}/runs`` and the WebSocket ``chat`` frame both come here, so the
+rules (length, rate, runs in flight, owner checks) are the same on both ways in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from goldpath.context import UserExecutionContext, new_id
+from goldpath.engine import RunOutcome, UserExecutionEngine
+from goldpath.errors import ConflictError, LimitExceededError, TooManyRunsError, UnknownAgentError
+from goldpath.factory import ExecutionEngineFactory
+from goldpath.models import Message
+from goldpath.server._ratelimit import SlidingWindow
+from goldpath.store import Store
+
+__all__ = [
+    "DEFAULT_AGENT",
+    "AcceptedRun",
+    "MessageTooLargeError",
+    "RateLimitedError",
+    "RunService",
+]
+
+logger = logging.getLogger("goldpath.server.runs")
+
+DEFAULT_AGENT = "supervisor"
+HISTORY_MESSAGES = 100
+"""How many earlier messages of the thread a run is given, newest kept."""
+
+
+class MessageTooLargeError(LimitExceededError):
+    """A chat message is longer than the configured limit."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(
+            f"the message has {length} characters, more than the {limit} allowed; "
+            "send a shorter message"
+        )
+
+
+class RateLimitedError(LimitExceededError):
+    """The user sent more chat messages than allowed in the last minute."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"more than {limit} chat messages in a minute; wait {retry_after} s and send again"
+        )
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedRun:
+    run_id: str
+    thread_id: str
+
+
+@dataclass(slots=True)
+class _Run:
+    """A run in flight in this process; ``finishing`` once its result is being stored."""
+
+    user_id: str
+    task: asyncio.Task[None] | None = None
+    started: bool = False
+    finishing: bool = False
+
+
+class RunService:
+    """Starts, cancels and finishes runs; holds the tasks of the runs in flight here."""
+
+    __slots__ = ("_factory", "_max_chars", "_messages", "_runs", "_store")
+
+    def __init__(
+        self,
+        store: Store,
+        factory: ExecutionEngineFactory,
+        *,
+        max_message_chars: int,
+        messages_per_minute: int,
+    ) -> None:
+        self._store = store
+        self._factory = factory
+        self._max_chars = max_message_chars
+        self._messages = SlidingWindow(messages_per_minute, 60.0)
+        self._runs: dict[str, _Run] = {}
+
+    def in_flight(self) -> int:
+        return len(self._runs)
+
+    async def start(
+        self,
+        user_id: str,
+        message: str,
+        *,
+        thread_id: str | None,
+        agent: str | None,
+        request_id: str | None = None,
+        audit: dict[str, Any] | None = None,
+    ) -> AcceptedRun:
+        """Accept a run for the authenticated ``user_id`` and start it as a task.
+
+        Raises, before anything is started or stored: `MessageTooLargeError`,
+        `UnknownAgentError`, `RateLimitedError`, `TooManyRunsError`, `NotFoundError` (the
+        thread is missing or someone else's). The run's task is created last, with no
+        suspension between it and the return, so a caller can announce the run before any
+        of its events can be emitted.
+        """
+        if len(message) > self._max_chars:
+            raise MessageTooLargeError(len(message), self._max_chars)
+        agent = agent or DEFAULT_AGENT
+        agents = self._factory.agents
+        if agent not in agents:
+            raise UnknownAgentError(agent, agents.names())
+        wait = self._messages.try_hit(user_id)
+        if wait:
+            raise RateLimitedError(self._messages.limit, wait)
+        limit = self._factory.limits.max_runs_per_user
+        if self._factory.runs_in_flight(user_id) >= limit:
+            raise TooManyRunsError(user_id, limit)
+        if thread_id is None:
+            thread_id = (await self._store.create_thread(user_id)).thread_id
+        earlier = await self._store.list_messages(user_id, thread_id)
+        history = tuple(Message(m.role, m.text) for m in earlier[-HISTORY_MESSAGES:])
+        run_id = new_id("run")
+        context = UserExecutionContext(
+            user_id=user_id,
+            thread_id=thread_id,
+            run_id=run_id,
+            request_id=request_id or new_id("req"),
+            agent_context={"agent": agent},
+            audit_metadata=audit or {},
+        )
+        stack = AsyncExitStack()
+        # Take the user's slot before the run is accepted: a full user gets 429 here.
+        engine = await stack.enter_async_context(self._factory.user_execution_engine(context))
+        try:
+            await self._store.start_run(user_id, thread_id, run_id, agent, message)
+        except BaseException:
+            await stack.aclose()
+            raise
+        run = self._runs[run_id] = _Run(user_id)
+        run.task = asyncio.create_task(
+            self._execute(run, stack, engine, agent, message, history), name=f"goldpath {run_id}"
+        )
+        logger.info("run accepted", extra={**context.log_fields(), "agent": agent})
+        return AcceptedRun(run_id, thread_id)
+
+    async def _execute(
+        self,
+        run: _Run,
+        stack: AsyncExitStack,
+        engine: UserExecutionEngine,
+        agent: str,
+        message: str,
+        history: tuple[Message, ...],
+    ) -> None:
+        run.started = True
+        context = engine.context
+        try:
+            async with stack:
+                outcome = await engine.run(
+                    agent, message, history=history, on_complete=partial(self._finish, run, context)
+                )
+            logger.info("run finished", extra={**context.log_fields(), "status": outcome.status})
+        except asyncio.CancelledError:
+            # The engine has stored the run as cancelled and sent agent_completed.
+            logger.info("run cancelled", extra=context.log_fields())
+        except Exception:
+            logger.exception("run failed outside the engine", extra=context.log_fields())
+        finally:
+            self._runs.pop(context.run_id, None)
+
+    async def _finish(self, run: _Run, context: UserExecutionContext, outcome: RunOutcome) -> None:
+        # From here on the run cannot be cancelled: its result is being stored.
+        run.finishing = True
+        await self._store.finish_run(
+            context.user_id, context.run_id, outcome.status, outcome.text, outcome.error
+        )
+
+    async def cancel(self, user_id: str, run_id: str) -> None:
+        """Cancel a run of ``user_id`` in flight here.
+
+        `NotFoundError` for an unknown run or someone else's; `ConflictError` for a run
+        that has finished (or is storing its result, or runs in another process).
+        """
+        run = self._runs.get(run_id)
+        if run is None or run.user_id != user_id:
+            record = await self._store.get_run(user_id, run_id)
+            if record.status != "running":
+                raise ConflictError(
+                    f"run {run_id!r} already finished with status {record.status!r}; "
+                    "only a running run can be cancelled"
+                )
+            raise ConflictError(
+                f"run {run_id!r} is not running in this server process; it cannot be cancelled here"
+            )
+        if not run.started:
+            await asyncio.sleep(0)  # the task's first step is already scheduled: let it run
+        if run.finishing or run.task is None or run.task.done():
+            raise ConflictError(
+                f"run {run_id!r} is already finishing; only a running run can be cancelled"
+            )
+        run.task.cancel()
+
+    async def shutdown(self) -> None:
+        """Cancel every run in flight and wait for each to store its end."""
+        await asyncio.sleep(0)  # runs accepted a moment ago take their first step
+        tasks = []
+        for run in tuple(self._runs.values()):
+            if run.task is None:
+                continue
+            tasks.append(run.task)
+            if not run.finishing:
+                run.task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

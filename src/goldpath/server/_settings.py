@@ -1,0 +1,134 @@
+"""The server's settings: one object, read once at start-up from ``GOLDPATH_*`` variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from goldpath.errors import ConfigurationError
+
+__all__ = ["MODELS", "Settings"]
+
+MODELS = ("offline", "openai")
+"""The values ``GOLDPATH_MODEL`` accepts."""
+
+SECRET_FILE = "secret_key"
+DATABASE_FILE = "goldpath.db"
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told. Each field is the variable ``GOLDPATH_<NAME>``.
+
+    `prepared` fills the values that depend on the data directory (the database URL, the
+    secret key); `create_app` calls it once, so constructing `Settings` touches no file.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GOLDPATH_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path(".goldpath")
+    database_url: str | None = None
+    secret_key: str | None = None
+    redis_url: str | None = None
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    model: str = "offline"
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    token_ttl_seconds: int = Field(default=3600, gt=0)
+    auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_frame_bytes: int = Field(default=65536, gt=0)
+    max_message_chars: int = Field(default=32000, gt=0)
+    messages_per_minute: int = Field(default=60, gt=0)
+    max_runs_per_user: int = Field(default=4, gt=0)
+    run_timeout: float = Field(default=120.0, gt=0)
+    max_tool_calls: int = Field(default=32, gt=0)
+    history_events: int = Field(default=1000, gt=0)
+    history_seconds: float = Field(default=600.0, gt=0)
+    login_failures_per_account: int = Field(default=5, gt=0)
+    login_failures_per_address: int = Field(default=20, gt=0)
+    login_failure_window_seconds: float = Field(default=300.0, gt=0)
+    password_hash_time_cost: int = Field(default=3, gt=0)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """``GOLDPATH_ALLOWED_ORIGINS`` is comma-separated (a JSON list works too)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in MODELS:
+            raise ConfigurationError(
+                f"GOLDPATH_MODEL is {value!r}; set it to one of: {', '.join(MODELS)}"
+            )
+        return value
+
+    def check_backends(self) -> None:
+        """Refuse settings that name a backend this version does not have."""
+        if self.redis_url:
+            raise ConfigurationError(
+                "GOLDPATH_REDIS_URL is set, but the Redis stream backend is not available in "
+                "this version of goldpath; unset GOLDPATH_REDIS_URL to use in-memory streams "
+                "(one process)"
+            )
+
+    def prepared(self) -> Settings:
+        """These settings with the database URL and secret key filled in.
+
+        The data directory is made if missing. A secret key that was not given is read from
+        ``<data_dir>/secret_key``, or generated once and kept there (mode 0600), so tokens
+        survive a restart.
+        """
+        self.check_backends()
+        updates: dict[str, Any] = {}
+        if self.database_url is None or self.secret_key is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.database_url is None:
+            updates["database_url"] = f"sqlite+aiosqlite:///{self.data_dir / DATABASE_FILE}"
+        if self.secret_key is None:
+            updates["secret_key"] = _stored_secret(self.data_dir / SECRET_FILE)
+        return self.model_copy(update=updates) if updates else self
+
+
+def _stored_secret(path: Path) -> str:
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        secret = ""
+    if secret:
+        return secret
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first: use theirs
+        return path.read_text(encoding="utf-8").strip() or _fail_secret(path)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(secret + "\n")
+    return secret
+
+
+def _fail_secret(path: Path) -> str:
+    raise ConfigurationError(
+        f"the secret key file {path} is empty; delete it to have a new key generated, "
+        "or set GOLDPATH_SECRET_KEY"
+    )

@@ -1,0 +1,358 @@
+"""``/ws``: one authenticated user's stream, live, resumable, and the chat frames that start runs.
+
+Each connection has one writer task and one outbound queue, so frames leave in the order
+they were queued. Events reach the queue from the user's `Subscription`, moved either by
+the pump task as they arrive or by the reader just before it queues an answer: so an
+answer (``pong``, ``run_accepted``, ``error``) always follows every event that had reached
+the connection when its frame was read, and ``run_accepted`` precedes the run's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from goldpath.context import new_id
+from goldpath.errors import AuthError, GoldpathError, SubscriptionClosedError
+from goldpath.events import Event
+from goldpath.server._errors import classify
+from goldpath.server._frames import (
+    AuthFrame,
+    CancelFrame,
+    ChatFrame,
+    FrameError,
+    PingFrame,
+    ResumeFrame,
+    encode,
+    parse_frame,
+)
+from goldpath.server._state import AppState, app_state
+from goldpath.stream import Replay, Subscription, UserStream
+
+__all__ = ["CLOSE_TOO_LARGE", "CLOSE_UNAUTHORIZED", "origin_allowed", "router"]
+
+logger = logging.getLogger("goldpath.server.ws")
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_LARGE = 1009
+CLOSE_POLICY = 1008
+OUTBOUND_LIMIT = 1000
+"""Frames queued for one slow connection before it is told ``resync`` (``too_slow``)."""
+_URL_TOKENS = ("token", "access_token")
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+router = APIRouter()
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    state = app_state(websocket)
+    if not origin_allowed(websocket, state.settings.allowed_origins):
+        # Closing before accepting refuses the upgrade: the client gets HTTP 403.
+        await websocket.close(code=CLOSE_POLICY)
+        return
+    await websocket.accept()
+    user_id = await _authenticate(websocket, state)
+    if user_id is None:
+        await _close(websocket, CLOSE_UNAUTHORIZED)
+        return
+    if user_id == "":  # the auth frame was too large
+        await _close(websocket, CLOSE_TOO_LARGE)
+        return
+    await Connection(websocket, state, user_id).serve()
+
+
+def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    """No ``Origin``, an allowed one, or (nothing configured) the server's own origin."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if allowed:
+        return "*" in allowed or origin in {a.lower() for a in allowed}
+    host = websocket.headers.get("host", "").lower()
+    parts = urlsplit(origin)
+    if not parts.hostname or parts.scheme not in _DEFAULT_PORTS:
+        return False
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        return False
+    own = urlsplit(f"//{host}")
+    own_scheme = "wss" if websocket.url.scheme in ("wss", "https") else "ws"
+    try:
+        own_port = own.port or _DEFAULT_PORTS[own_scheme]
+    except ValueError:
+        return False
+    return parts.hostname == own.hostname and port == own_port
+
+
+async def _authenticate(websocket: WebSocket, state: AppState) -> str | None:
+    """The user id, None to close with 4401, or "" when the first frame was too large."""
+    if any(name in websocket.query_params for name in _URL_TOKENS):
+        return None  # a token in the URL ends up in logs and history: never accepted
+    tokens = state.auth.tokens
+    header = websocket.headers.get("authorization")
+    try:
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            return tokens.user_id(token.strip()) if scheme.lower() == "bearer" else None
+        try:
+            message = await asyncio.wait_for(
+                websocket.receive(), state.settings.auth_timeout_seconds
+            )
+        except TimeoutError:
+            return None
+        text = _text_of(message)
+        if text is None:
+            return None
+        if _too_large(text, state.settings.max_frame_bytes):
+            return ""
+        frame = parse_frame(text)
+        return tokens.user_id(frame.token) if isinstance(frame, AuthFrame) else None
+    except (AuthError, FrameError):
+        return None
+
+
+def _text_of(message: Any) -> str | None:
+    if message["type"] != "websocket.receive":
+        return None
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    data = message.get("bytes") or b""
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return "\ufffd"  # not JSON: answered with bad_request
+
+
+def _too_large(text: str, limit: int) -> bool:
+    return len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit)
+
+
+async def _close(websocket: WebSocket, code: int) -> None:
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+        await websocket.close(code=code)
+
+
+class Connection:
+    """One authenticated WebSocket: its subscription, its outbound queue, its writer."""
+
+    __slots__ = (
+        "_last",
+        "_live",
+        "_outbound",
+        "_pump",
+        "_state",
+        "_stream",
+        "_sub",
+        "_user_id",
+        "_websocket",
+        "id",
+    )
+
+    def __init__(self, websocket: WebSocket, state: AppState, user_id: str) -> None:
+        self.id = new_id("conn")
+        self._websocket = websocket
+        self._state = state
+        self._user_id = user_id
+        self._stream: UserStream = state.hub.for_user(user_id)
+        self._sub: Subscription = self._stream.subscribe()
+        self._last = self._sub.offset  # the newest offset queued on this connection
+        self._live = False
+        self._outbound: asyncio.Queue[str] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+
+    def _log(self) -> dict[str, str]:
+        return {"user_id": self._user_id, "connection_id": self.id}
+
+    async def serve(self) -> None:
+        writer = asyncio.create_task(self._write())
+        self._send(
+            {
+                "type": "ready",
+                "user_id": self._user_id,
+                "connection_id": self.id,
+                "stream": {"epoch": self._stream.epoch, "offset": self._last},
+            }
+        )
+        logger.info("connection ready", extra=self._log())
+        try:
+            await self._read()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            tasks = [task for task in (self._pump, writer) if task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._sub.close()
+            logger.info("connection closed", extra=self._log())
+
+    # sending
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        self._outbound.put_nowait(encode(frame))
+
+    async def _write(self) -> None:
+        websocket, outbound = self._websocket, self._outbound
+        while True:
+            frame = await outbound.get()
+            await websocket.send_text(frame)
+
+    def _event(self, event: Event) -> None:
+        if event.offset <= self._last:
+            return  # already sent by the replay
+        if self._outbound.qsize() >= OUTBOUND_LIMIT:
+            self._resubscribe("too_slow")
+            return
+        self._last = event.offset
+        self._outbound.put_nowait(event.json)
+
+    async def _flush(self) -> None:
+        """Queue every event that has reached this connection; never suspends."""
+        if not self._live:
+            return
+        sub = self._sub
+        while sub.pending():
+            self._event(await sub.get())  # returns at once: the buffer is not empty
+
+    async def _reply(self, frame: dict[str, Any]) -> None:
+        await self._flush()
+        self._send(frame)
+
+    async def _error(self, code: str, message: str, ref: str | None = None) -> None:
+        frame = {"type": "error", "code": code, "message": message}
+        if ref is not None:
+            frame["ref"] = ref
+        await self._reply(frame)
+
+    def _resubscribe(self, reason: str) -> None:
+        """Drop the subscription, start a new one at the newest offset, tell the client."""
+        self._sub.close(reason)
+        self._sub = self._stream.subscribe()
+        self._last = self._sub.offset
+        self._send(
+            {"type": "resync", "reason": reason, "epoch": self._stream.epoch, "offset": self._last}
+        )
+        logger.warning("connection resynced (%s)", reason, extra=self._log())
+
+    async def _pump_events(self) -> None:
+        while True:
+            sub = self._sub
+            try:
+                event = await sub.get()
+            except SubscriptionClosedError as exc:
+                if sub is self._sub:
+                    if exc.reason == "closed":
+                        return
+                    self._resubscribe(exc.reason)
+                continue
+            self._event(event)
+
+    # reading
+
+    async def _read(self) -> None:
+        websocket, limit = self._websocket, self._state.settings.max_frame_bytes
+        while True:
+            message = await websocket.receive()
+            text = _text_of(message)
+            if text is None:
+                return
+            if _too_large(text, limit):
+                await _close(websocket, CLOSE_TOO_LARGE)
+                return
+            try:
+                frame = parse_frame(text)
+            except FrameError as exc:
+                await self._error("bad_request", str(exc), exc.ref)
+                continue
+            if not self._live:
+                await self._go_live(frame if isinstance(frame, ResumeFrame) else None)
+                if isinstance(frame, ResumeFrame):
+                    continue
+            await self._handle(frame)
+
+    async def _go_live(self, resume: ResumeFrame | None) -> None:
+        """Start delivery: after the ready offset, or after the offset the client resumes from."""
+        if resume is not None:
+            answer = await self._stream.read_after(resume.epoch, resume.offset)
+            if isinstance(answer, Replay):
+                self._send(
+                    {
+                        "type": "resumed",
+                        "epoch": self._stream.epoch,
+                        "offset": answer.offset,
+                        "replayed": len(answer.events),
+                    }
+                )
+                for event in answer.events:
+                    self._outbound.put_nowait(event.json)
+            else:
+                self._send(
+                    {
+                        "type": "resync",
+                        "reason": answer.reason,
+                        "epoch": answer.epoch,
+                        "offset": answer.offset,
+                    }
+                )
+            self._last = answer.offset
+        self._live = True
+        await self._flush()
+        self._pump = asyncio.create_task(self._pump_events())
+
+    async def _handle(
+        self, frame: AuthFrame | ChatFrame | CancelFrame | ResumeFrame | PingFrame
+    ) -> None:
+        if isinstance(frame, PingFrame):
+            await self._reply({"type": "pong"})
+        elif isinstance(frame, ChatFrame):
+            await self._chat(frame)
+        elif isinstance(frame, CancelFrame):
+            try:
+                await self._state.runs.cancel(self._user_id, frame.run_id)
+            except GoldpathError as exc:
+                await self._failed(exc, None)
+        elif isinstance(frame, ResumeFrame):
+            await self._error(
+                "bad_request",
+                "resume is answered only as the first frame after ready; reconnect to resume",
+            )
+        else:
+            await self._error("bad_request", "this connection is already authenticated")
+
+    async def _chat(self, frame: ChatFrame) -> None:
+        try:
+            accepted = await self._state.runs.start(
+                self._user_id,
+                frame.message,
+                thread_id=frame.thread_id,
+                agent=frame.agent,
+                audit={"source": "ws", "connection_id": self.id},
+            )
+        except Exception as exc:
+            await self._failed(exc, frame.client_msg_id)
+            return
+        # No suspension since the run's task was made: it cannot have emitted yet.
+        await self._reply(
+            {
+                "type": "run_accepted",
+                "run_id": accepted.run_id,
+                "thread_id": accepted.thread_id,
+                "client_msg_id": frame.client_msg_id,
+            }
+        )
+
+    async def _failed(self, exc: Exception, ref: str | None) -> None:
+        problem = classify(exc)
+        if problem.code == "internal":
+            logger.error("frame failed: %s", exc, exc_info=exc, extra=self._log())
+        await self._error(problem.code, problem.message, ref)
