@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from goldpath.cli import _ssot  # noqa: F401
+from goldpath.cli import (
+    _chat,  # noqa: F401
+    _ssot,  # noqa: F401
+)
 from goldpath.cli._app import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,131 @@
+"""`goldpath chat`: talk to a running goldpath server from the terminal.
+
+The protocol client lives in `goldpath.cli._client`; it is imported inside the command so
+that ``goldpath --help`` does not load httpx, websockets and rich.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from goldpath.cli._app import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from goldpath.cli._client import ChatSession
+
+__all__ = ["chat"]
+
+
+@app.command("chat")
+def chat(
+    username: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            envvar="GOLDPATH_USERNAME",
+            help="Account to log in as (asked for when missing).",
+        ),
+    ],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            envvar="GOLDPATH_PASSWORD",
+            help="Password of the account (asked for, hidden, when missing).",
+        ),
+    ],
+    url: Annotated[
+        str,
+        typer.Option(envvar="GOLDPATH_URL", help="Address of the goldpath server."),
+    ] = "http://127.0.0.1:8000",
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register", help="Create the account first if it does not exist yet, then log in."
+        ),
+    ] = False,
+    thread: Annotated[
+        str | None,
+        typer.Option(help="Continue this thread (its id) instead of starting a new one."),
+    ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(help="Agent to run (the server's default, `supervisor`, when omitted)."),
+    ] = None,
+    message: Annotated[
+        str | None,
+        typer.Option(
+            "-m",
+            "--message",
+            help="Send this one message, show its run and exit: 0 when the run ended ok, "
+            "1 otherwise. Without it, an interactive prompt: Ctrl-C cancels a run, Ctrl-D exits.",
+        ),
+    ] = None,
+) -> None:
+    """Chat with a goldpath server: every step of each run is shown as it happens."""
+    from rich.console import Console
+
+    from goldpath.cli._client import ChatClientError, ChatSession, EventRenderer
+
+    console = Console(highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    session = ChatSession(
+        url, username, password, EventRenderer(console), register=register, agent=agent
+    )
+    try:
+        if message is not None:
+            ok = asyncio.run(_one_shot(session, message, thread))
+        else:
+            ok = _interactive(session, console, errors, thread)
+    except ChatClientError as exc:
+        errors.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(0 if ok else 1)
+
+
+async def _one_shot(session: ChatSession, message: str, thread: str | None) -> bool:
+    async with session:
+        await session.login()
+        outcome = await session.chat(message, thread)
+    if outcome.thread_id:
+        session.renderer.console.print(f"thread {outcome.thread_id}", style="dim", markup=False)
+    return outcome.status == "ok"
+
+
+def _interactive(
+    session: ChatSession, console: Console, errors: Console, thread: str | None
+) -> bool:
+    """A prompt loop on one event loop, so the connection lives across messages."""
+    from goldpath.cli._client import ChatClientError
+
+    with asyncio.Runner() as runner:
+        try:
+            runner.run(session.login())
+            console.print(
+                f"logged in at {session.url}; Ctrl-C cancels a run, Ctrl-D exits", style="dim"
+            )
+            while True:
+                try:
+                    text = console.input("[bold]you ›[/] ")
+                except KeyboardInterrupt:
+                    console.print()
+                    continue
+                except EOFError:
+                    console.print()
+                    return True
+                if not text.strip():
+                    continue
+                try:
+                    outcome = runner.run(session.chat(text, thread))
+                except ChatClientError as exc:
+                    errors.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
+                    continue
+                thread = outcome.thread_id or thread
+        finally:
+            runner.run(session.close())

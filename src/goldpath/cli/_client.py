@@ -1,0 +1,472 @@
+"""The protocol client behind `goldpath chat`: log in over HTTP, stream runs over ``/ws``.
+
+`ChatSession` speaks PROTOCOL.md: it logs in (registering first when asked), opens ``/ws``
+with ``Authorization: Bearer`` on the upgrade, waits for ``ready``, sends ``chat`` frames
+and follows each run to its ``agent_completed``. When the socket drops mid-run it reconnects
+and sends ``resume`` with the last epoch and offset it saw; events it already has are
+skipped by offset, and a ``resync`` answer makes it reload the run over HTTP.
+
+`EventRenderer` turns frames into readable lines on a rich console; it holds no protocol
+state, so each event type can be tested from a frame alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from rich.console import Console
+from rich.text import Text
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.protocol import State
+
+from goldpath.errors import GoldpathError
+
+__all__ = ["ChatClientError", "ChatSession", "EventRenderer", "RunOutcome", "websocket_url"]
+
+EVENT_TYPES = frozenset(
+    {
+        "agent_started",
+        "agent_thinking",
+        "tool_executing",
+        "tool_completed",
+        "message_delta",
+        "agent_completed",
+    }
+)
+_HINTS = {
+    "rate_limited": "rate limited: too many messages or runs at once; wait a moment and retry",
+    "too_large": "message too large: shorten it and send it again",
+    "unauthorized": "not authorised: log in again",
+    "not_found": "not found: no such run or thread for this account",
+    "conflict": "conflict: that run has already finished",
+    "bad_request": "the server did not accept the frame",
+    "internal": "the server failed; see its log",
+}
+_STATUS_STYLE = {"ok": "green", "cancelled": "yellow"}
+_RESULT_CHARS = 200
+_RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
+
+
+class ChatClientError(GoldpathError):
+    """A chat could not go on; the message says what was wrong and what to do."""
+
+
+def unreachable(url: str) -> ChatClientError:
+    return ChatClientError(f"cannot reach goldpath at {url}: is `goldpath serve` running?")
+
+
+def websocket_url(url: str) -> str:
+    """The ``/ws`` address of the server at ``url`` (``http`` becomes ``ws``, ``https`` ``wss``)."""
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise ChatClientError(f"--url must look like http://host:port, got {url!r}")
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
+
+
+def milliseconds(value: object) -> str:
+    """``0.1 ms`` under ten milliseconds, ``12 ms`` above."""
+    number = float(value) if isinstance(value, int | float) else 0.0
+    return f"{number:.1f} ms" if number < 10 else f"{number:.0f} ms"
+
+
+def _shown(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= _RESULT_CHARS else text[: _RESULT_CHARS - 1] + "…"
+
+
+class EventRenderer:
+    """Writes frames to a console as they arrive; the answer streams inline, delta by delta."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._answering = False
+
+    def render(self, frame: Mapping[str, Any]) -> None:
+        if frame.get("type") == "message_delta":
+            delta = _data(frame).get("delta")
+            self.console.print(Text(str(delta or "")), end="", soft_wrap=True)
+            self._answering = True
+            return
+        line = describe(frame)
+        if line is not None:
+            self.line(line)
+
+    def line(self, text: Text) -> None:
+        """A line of its own, after ending the answer being streamed, if any."""
+        if self._answering:
+            self.console.print()
+            self._answering = False
+        self.console.print(text, soft_wrap=True)
+
+    def note(self, message: str) -> None:
+        self.line(Text(message, style="dim"))
+
+
+def _data(frame: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = frame.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
+def describe(frame: Mapping[str, Any]) -> Text | None:
+    """The line shown for one frame (``None`` for frames shown as nothing or inline)."""
+    kind = frame.get("type")
+    data = _data(frame)
+    if kind == "agent_started":
+        return Text.assemble(("▶ started", "bold cyan"), (f" {frame.get('agent', '')}", "dim"))
+    if kind == "agent_thinking":
+        return Text(f"… thinking: {data.get('thought', '')}", style="dim")
+    if kind == "tool_executing":
+        args = json.dumps(data.get("args", {}), ensure_ascii=False, default=str)
+        return Text.assemble(("⚙ ", "yellow"), (str(data.get("tool", "")), "bold"), f" {args}")
+    if kind == "tool_completed":
+        took = f" ({milliseconds(data.get('duration_ms'))})"
+        tool = str(data.get("tool", ""))
+        if data.get("ok"):
+            result = _shown(data.get("result"))
+            return Text.assemble(("✓ ", "green"), (tool, "bold"), f" → {result}", (took, "dim"))
+        error = _shown(data.get("error") or "failed")
+        return Text.assemble(("✗ ", "red"), (tool, "bold"), (f" error: {error}", "red"), took)
+    if kind == "agent_completed":
+        status = str(data.get("status", "?"))
+        text = Text(f"■ completed {status}", style=f"bold {_STATUS_STYLE.get(status, 'red')}")
+        text.append(f" ({milliseconds(data.get('duration_ms'))})", style="dim")
+        if data.get("error"):
+            text.append(f": {data['error']}", style="red")
+        return text
+    if kind == "error":
+        code = str(frame.get("code", "internal"))
+        hint = _HINTS.get(code, code)
+        return Text(f"✗ {hint} ({code}: {frame.get('message', '')})", style="red")
+    if kind == "resumed":
+        return Text(f"↻ reconnected: {frame.get('replayed', 0)} missed event(s) replayed", "dim")
+    if kind == "resync":
+        return Text(f"↻ reconnected, history lost ({frame.get('reason', '')})", style="dim")
+    return None  # ready, run_accepted, pong, deltas, and frames of later protocol versions
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """How a run ended: an ``agent_completed`` status, or ``rejected`` when it never began."""
+
+    status: str
+    thread_id: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Run:
+    client_msg_id: str
+    message: str
+    run_id: str | None = None
+    thread_id: str | None = None
+    status: str | None = None
+    cancel_requested: bool = False
+    cancel_sent: bool = False
+
+
+class ChatSession:
+    """One user's connection to a goldpath server, reused for every message of a session."""
+
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        renderer: EventRenderer,
+        *,
+        register: bool = False,
+        agent: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._ws_url = websocket_url(self.url)
+        self._username = username
+        self._password = password
+        self._register = register
+        self._agent = agent
+        self._timeout = timeout
+        self.renderer = renderer
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
+        self._token: str | None = None
+        self._ws: ClientConnection | None = None
+        self._epoch: str | None = None
+        self._offset = 0
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> ChatSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+        await self._http.aclose()
+
+    # ---- HTTP ----------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, **kwargs)
+        except httpx.ConnectError:
+            raise unreachable(self.url) from None
+        except httpx.TransportError as exc:
+            raise ChatClientError(f"lost the connection to goldpath at {self.url}: {exc}") from None
+
+    async def login(self) -> None:
+        """Get a token (making the account first with ``register``); errors say what to do."""
+        body = {"username": self._username, "password": self._password}
+        if self._register:
+            response = await self._request("POST", "/auth/register", json=body)
+            if response.status_code not in (201, 409):  # 409: the account exists already
+                raise ChatClientError(f"could not register {self._username!r}: {_why(response)}")
+        response = await self._request("POST", "/auth/login", json=body)
+        if response.status_code == 401:
+            hint = "" if self._register else " (add --register to create the account)"
+            raise ChatClientError(f"login failed: wrong username or password{hint}")
+        if response.status_code == 429:
+            wait = response.headers.get("Retry-After", "a few")
+            raise ChatClientError(
+                f"too many failed logins for {self._username!r}; try again in {wait} seconds"
+            )
+        if response.status_code != 200:
+            raise ChatClientError(f"login failed: {_why(response)}")
+        self._token = str(response.json()["access_token"])
+
+    async def _reload(self, run: _Run) -> None:
+        """After a ``resync``: wait for the run to finish over HTTP and show how it ended."""
+        if run.run_id is None:
+            raise ChatClientError(
+                "lost the run after a reconnect; its answer is in the thread (GET /threads)"
+            )
+        headers = {"Authorization": f"Bearer {self._token}"}
+        while True:
+            response = await self._request("GET", f"/runs/{run.run_id}", headers=headers)
+            if response.status_code != 200:
+                raise ChatClientError(f"could not reload run {run.run_id}: {_why(response)}")
+            body = response.json()
+            if body.get("status") != "running":
+                break
+            await asyncio.sleep(0.25)
+        text = (body.get("result") or {}).get("text")
+        if text:
+            self.renderer.line(Text(str(text)))
+        took = _elapsed_ms(body.get("created_at"), body.get("finished_at"))
+        data = {"status": body.get("status"), "error": body.get("error"), "duration_ms": took}
+        self.renderer.render({"type": "agent_completed", "data": data})
+        run.status = str(body.get("status"))
+
+    # ---- WebSocket -----------------------------------------------------------------
+
+    async def _open(self) -> tuple[ClientConnection, Mapping[str, Any]]:
+        """Connect, authenticate on the upgrade, and return the socket with its ``ready``."""
+        if self._token is None:
+            await self.login()
+        for attempt in range(2):  # a refused token is renewed once: it may have expired
+            headers = {"Authorization": f"Bearer {self._token}"}
+            try:
+                ws = await connect(
+                    self._ws_url, additional_headers=headers, open_timeout=self._timeout
+                )
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                why = " (this Origin is not allowed)" if status == 403 else ""
+                raise ChatClientError(
+                    f"the server refused the WebSocket with HTTP {status}{why}"
+                ) from None
+            except (OSError, TimeoutError):
+                raise unreachable(self.url) from None
+            try:
+                async with asyncio.timeout(self._timeout):
+                    ready = json.loads(await ws.recv())
+            except ConnectionClosed as exc:
+                if _close_code(exc) == 4401 and attempt == 0:
+                    await self.login()
+                    continue
+                raise _closed_error(exc) from None
+            if ready.get("type") != "ready":
+                await ws.close()
+                raise ChatClientError(f"expected a ready frame, the server sent {ready!r}")
+            return ws, ready["stream"]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def connect(self) -> None:
+        """A fresh connection: live delivery starts after the offset in its ``ready``."""
+        if self._ws is not None:
+            await self._ws.close()
+        self._ws, stream = await self._open()
+        self._epoch, self._offset = str(stream["epoch"]), int(stream["offset"])
+
+    async def _resume(self) -> ClientConnection:
+        """Reconnect after a drop and ask for every event after the last one seen."""
+        for delay in (*_RECONNECT_DELAYS, None):
+            try:
+                ws, _stream = await self._open()
+            except ChatClientError:
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+                continue
+            self._ws = ws
+            await ws.send(
+                json.dumps({"type": "resume", "epoch": self._epoch, "offset": self._offset})
+            )
+            return ws
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def chat(self, message: str, thread_id: str | None = None) -> RunOutcome:
+        """Send one message and show its run until ``agent_completed``."""
+        ws = self._ws
+        if ws is None or ws.state is not State.OPEN:
+            await self.connect()
+            ws = self._ws
+            assert ws is not None
+        run = _Run(client_msg_id=uuid.uuid4().hex, message=message, thread_id=thread_id)
+        frame: dict[str, Any] = {
+            "type": "chat",
+            "message": message,
+            "client_msg_id": run.client_msg_id,
+        }
+        if thread_id:
+            frame["thread_id"] = thread_id
+        if self._agent:
+            frame["agent"] = self._agent
+        try:
+            await ws.send(json.dumps(frame))
+        except ConnectionClosed:  # dropped while idle: the frame was not sent
+            await self.connect()
+            assert self._ws is not None
+            ws = self._ws
+            await ws.send(json.dumps(frame))
+        with self._interrupts(run):
+            try:
+                while run.status is None:
+                    try:
+                        raw = await ws.recv()
+                    except ConnectionClosed as exc:
+                        if _close_code(exc) in (4401, 1009):
+                            raise _closed_error(exc) from None
+                        self.renderer.note("… connection lost; reconnecting")
+                        ws = await self._resume()
+                        continue
+                    await self._handle(json.loads(raw), run)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not run.cancel_requested or task is None or task.uncancel() > 0:
+                    raise
+                raise ChatClientError(
+                    f"stopped waiting for run {run.run_id}; it may still be running on the server"
+                ) from None
+        return RunOutcome(status=run.status, thread_id=run.thread_id, run_id=run.run_id)
+
+    async def _handle(self, frame: Mapping[str, Any], run: _Run) -> None:
+        kind = frame.get("type")
+        if kind in EVENT_TYPES:
+            offset = frame.get("offset")
+            if isinstance(offset, int):
+                if offset <= self._offset:
+                    return  # seen before the reconnect: replayed again, shown once
+                self._offset = offset
+            started = _data(frame).get("message") == run.message
+            if run.run_id is None and kind == "agent_started" and started:
+                run.run_id = frame.get("run_id")  # its run_accepted was lost with the socket
+            if frame.get("run_id") != run.run_id:
+                return  # a run started from another tab of the same user
+            run.thread_id = frame.get("thread_id", run.thread_id)
+            self.renderer.render(frame)
+            if kind == "agent_completed":
+                run.status = str(_data(frame).get("status", "error"))
+        elif kind == "run_accepted" and frame.get("client_msg_id") == run.client_msg_id:
+            run.run_id, run.thread_id = frame.get("run_id"), frame.get("thread_id")
+            if run.cancel_requested:
+                self._send_cancel(run)
+        elif kind == "error":
+            self.renderer.render(frame)
+            ours = frame.get("ref") in (run.client_msg_id, None)
+            if ours and run.run_id is None:
+                run.status = "rejected"
+        elif kind == "resumed":
+            self.renderer.render(frame)
+        elif kind == "resync":
+            self.renderer.render(frame)
+            self._epoch, self._offset = str(frame.get("epoch")), int(frame.get("offset", 0))
+            await self._reload(run)
+
+    def _send_cancel(self, run: _Run) -> None:
+        if run.cancel_sent or run.run_id is None or self._ws is None:
+            return
+        run.cancel_sent = True
+        frame = json.dumps({"type": "cancel", "run_id": run.run_id})
+        task = asyncio.get_running_loop().create_task(self._ws.send(frame))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @contextlib.contextmanager
+    def _interrupts(self, run: _Run) -> Iterator[None]:
+        """Ctrl-C during a run sends ``cancel``; a second Ctrl-C stops waiting for it."""
+        loop = asyncio.get_running_loop()
+        waiting = asyncio.current_task()
+
+        def interrupted() -> None:
+            if run.cancel_requested:
+                if waiting is not None:
+                    waiting.cancel()
+                return
+            run.cancel_requested = True
+            self.renderer.note("… cancelling (Ctrl-C again to stop waiting)")
+            self._send_cancel(run)
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, interrupted)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            yield
+            return
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+def _close_code(exc: ConnectionClosed) -> int | None:
+    return exc.rcvd.code if exc.rcvd is not None else None
+
+
+def _closed_error(exc: ConnectionClosed) -> ChatClientError:
+    code = _close_code(exc)
+    if code == 4401:
+        return ChatClientError(
+            "the server refused the session (WebSocket closed 4401): log in again"
+        )
+    if code == 1009:
+        return ChatClientError("a frame was over the server's size limit (WebSocket closed 1009)")
+    return ChatClientError(f"the server closed the WebSocket (code {code}) before it was ready")
+
+
+def _why(response: httpx.Response) -> str:
+    """The server's error message, or the HTTP status when the body has none."""
+    with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+        error = response.json()["error"]
+        return f"{error['message']} (HTTP {response.status_code} {error['code']})"
+    return f"HTTP {response.status_code}"
+
+
+def _elapsed_ms(start: object, end: object) -> float:
+    with contextlib.suppress(TypeError, ValueError):
+        began = datetime.fromisoformat(str(start))
+        ended = datetime.fromisoformat(str(end))
+        return (ended - began).total_seconds() * 1000
+    return 0.0
