@@ -129,3 +129,13 @@ def test_single_file_path_and_reports(tmp_path: Path) -> None:
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
         migrate_tree(tmp_path / "nope")
+
+
+def test_process_pool_gives_the_serial_result(tmp_path: Path) -> None:
+    for i in range(6):
+        (tmp_path / f"m{i}.py").write_bytes(LEGACY.encode())
+    (tmp_path / "other.py").write_bytes(b"x = 1\n")
+    serial = migrate_tree(tmp_path, jobs=1)
+    pooled = migrate_tree(tmp_path, jobs=2)
+    assert pooled == serial
+    assert len(serial.changed) == 6

@@ -7,12 +7,11 @@ docs/benchmarks.md), so smaller trees, and machines with one CPU, are scanned se
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from goldpath.ssot._config import load_rules
-from goldpath.ssot._files import SourceFile, discover
+from goldpath.ssot._files import SourceFile, cpu_count, discover
 from goldpath.ssot._findings import CheckReport, Finding
 from goldpath.ssot._rules import Rules
 from goldpath.ssot._scanner import scan_file
@@ -50,7 +49,4 @@ def _scan_chunk(files: list[SourceFile], rules: Rules) -> list[Finding]:
 
 
 def _default_workers(count: int) -> int:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if count < POOL_THRESHOLD or not cpus or cpus < 2:
-        return 1
-    return cpus
+    return 1 if count < POOL_THRESHOLD else cpu_count()

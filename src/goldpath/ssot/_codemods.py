@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from goldpath.ssot._plan import AliasMove, Plan, Planner, _dotted
 from goldpath.ssot._rules import Rules
@@ -37,6 +37,10 @@ def migrate_module(parsed: cst.Module, source: str, rules: Rules) -> CodemodResu
     planner = Planner(rules)
     wrapper.visit(planner)
     plan = planner.plan
+    if planner.pending:
+        # Positions cost a full pass, so they are resolved only when there is a report.
+        positions = wrapper.resolve(PositionProvider)
+        plan.reports = [(positions[node].start.line, msg) for node, msg in planner.pending]
     if not (plan.moves or plan.renames or plan.constructors or plan.keywords):
         return CodemodResult(source, tuple(sorted(plan.reports)))
     module = wrapper.module.visit(_Editor(plan))
@@ -75,6 +79,10 @@ class _Editor(cst.CSTTransformer):
         self.merge: dict[str, list[cst.ImportAlias]] = {}
         self.targets: dict[str, cst.ImportFrom] = {}
         self.top_level: set[cst.ImportFrom] = set()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        """Descend only where the plan changes something; leave hooks still run."""
+        return node in self.plan.touched and super().on_visit(node)
 
     def visit_Module(self, node: cst.Module) -> None:
         """Find module-level canonical imports that moved names can join."""

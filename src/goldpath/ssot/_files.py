@@ -48,6 +48,13 @@ def discover(path: Path, rules: Rules) -> list[SourceFile]:
     return found
 
 
+def cpu_count() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def is_test_path(path: Path) -> bool:
     """Tests: under a `tests`/`test` dir, or named test_*.py, *_test.py or conftest.py."""
     name = path.name

@@ -12,6 +12,7 @@ import difflib
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,11 @@ from rich.progress import Progress
 from goldpath.ssot._backup import Backup, rollback_last
 from goldpath.ssot._codemods import migrate_module
 from goldpath.ssot._config import load_rules
-from goldpath.ssot._files import SourceFile, decode, discover, encode, root_of
+from goldpath.ssot._files import SourceFile, cpu_count, decode, discover, encode, root_of
 from goldpath.ssot._rules import Rules
 
 PROGRESS_MIN_FILES = 20
+POOL_THRESHOLD = 32
 
 
 @dataclass
@@ -51,6 +53,13 @@ class _Change:
     after: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    change: _Change | None = None
+    reported: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
 def needles(rules: Rules) -> tuple[bytes, ...]:
     """Byte strings at least one of which any file the rules could change must contain."""
     modules = {q.rpartition(".")[0] for q in rules.moves}
@@ -69,28 +78,35 @@ def migrate_tree(
     write: bool = False,
     batch_size: int = 50,
     test_cmd: str | None = None,
+    jobs: int | None = None,
 ) -> MigrationReport:
-    """Migrate `path`; returns what changed (or would), what was skipped and reported."""
+    """Migrate `path`; returns what changed (or would), what was skipped and reported.
+
+    Only files containing one of `needles(rules)` are parsed; they go through a process
+    pool when there are at least POOL_THRESHOLD of them (`jobs` forces the worker count).
+    """
     rules = rules if rules is not None else load_rules(path, rules_file)
     root = root_of(path)
     files = discover(path, rules)
     report = MigrationReport(files_scanned=len(files), written=write)
     marks = needles(rules)
     changes: list[_Change] = []
-    diffs: list[str] = []
     with _progress(len(files)) as advance:
+        candidates = []
         for file in files:
-            advance()
             data = file.path.read_bytes()
-            if not any(mark in data for mark in marks):
-                continue
-            rel = file.path.relative_to(root).as_posix()
-            change = _migrate_one(file, rel, data, rules, report)
-            if change is not None:
-                changes.append(change)
-                diffs.append(_diff(change))
+            if any(mark in data for mark in marks):
+                candidates.append((file, file.path.relative_to(root).as_posix(), data))
+            else:
+                advance()
+        for outcome in _run(candidates, rules, jobs):
+            advance()
+            report.skipped.extend(outcome.skipped)
+            report.reported.extend(outcome.reported)
+            if outcome.change is not None:
+                changes.append(outcome.change)
     report.changed = [c.file.display for c in changes]
-    report.diff = "".join(diffs)
+    report.diff = "".join(_diff(c) for c in changes)
     if write and changes:
         _write(root, changes, batch_size if test_cmd else len(changes), test_cmd, report)
     return report
@@ -101,31 +117,45 @@ def rollback_tree(path: Path) -> list[str]:
     return rollback_last(root_of(path))
 
 
-def _migrate_one(
-    file: SourceFile, rel: str, data: bytes, rules: Rules, report: MigrationReport
-) -> _Change | None:
+def _run(
+    candidates: list[tuple[SourceFile, str, bytes]], rules: Rules, jobs: int | None
+) -> Iterator[_Outcome]:
+    workers = jobs if jobs is not None else cpu_count()
+    if (len(candidates) < POOL_THRESHOLD and jobs is None) or workers <= 1:
+        for file, rel, data in candidates:
+            yield _migrate_one(file, rel, data, rules)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(
+            _migrate_one,
+            *zip(*candidates, strict=True),
+            [rules] * len(candidates),
+            chunksize=max(1, len(candidates) // (workers * 4)),
+        )
+
+
+def _migrate_one(file: SourceFile, rel: str, data: bytes, rules: Rules) -> _Outcome:
     try:
         text, bom = decode(data)
     except UnicodeDecodeError:
-        report.skipped.append(f"{file.display}: not UTF-8; convert it to UTF-8 to migrate it")
-        return None
+        return _Outcome(skipped=[f"{file.display}: not UTF-8; convert it to UTF-8 to migrate it"])
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        report.skipped.append(
-            f"{file.display}:{exc.raw_line}: does not parse ({exc.message}); fix it first"
+        return _Outcome(
+            skipped=[f"{file.display}:{exc.raw_line}: does not parse ({exc.message}); fix it first"]
         )
-        return None
     if module.code != text or encode(text, bom) != data:
-        report.skipped.append(
-            f"{file.display}: libcst does not reproduce its bytes exactly; migrate it by hand"
+        return _Outcome(
+            skipped=[
+                f"{file.display}: libcst does not reproduce its bytes exactly; migrate it by hand"
+            ]
         )
-        return None
     result = migrate_module(module, text, rules)
-    report.reported.extend(f"{file.display}:{line}: {message}" for line, message in result.reports)
+    reported = [f"{file.display}:{line}: {message}" for line, message in result.reports]
     if result.code == text:
-        return None
-    return _Change(file, rel, data, encode(result.code, bom))
+        return _Outcome(reported=reported)
+    return _Outcome(_Change(file, rel, data, encode(result.code, bom)), reported)
 
 
 def _diff(change: _Change) -> str:

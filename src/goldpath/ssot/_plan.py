@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import (
     ImportAssignment,
-    PositionProvider,
-    QualifiedNameProvider,
     Scope,
     ScopeProvider,
 )
@@ -37,6 +35,7 @@ class Plan:
     """Everything the edit pass needs, keyed by original nodes."""
 
     moves: dict[cst.ImportAlias, AliasMove] = field(default_factory=dict)
+    touched: set[cst.CSTNode] = field(default_factory=set)
     renames: dict[cst.CSTNode, str] = field(default_factory=dict)
     constructors: dict[cst.Call, FactoryRewrite] = field(default_factory=dict)
     keywords: dict[cst.Arg, str] = field(default_factory=dict)
@@ -54,7 +53,7 @@ def _dotted(node: cst.BaseExpression) -> str:
 class Planner(cst.CSTVisitor):
     """Walks the original tree once and fills a `Plan`."""
 
-    METADATA_DEPENDENCIES = (ScopeProvider, QualifiedNameProvider, PositionProvider)
+    METADATA_DEPENDENCIES = (ScopeProvider,)
 
     def __init__(self, rules: Rules) -> None:
         super().__init__()
@@ -65,13 +64,25 @@ class Planner(cst.CSTVisitor):
         self.pinned: set[str] = set()
         self.imports: list[cst.ImportFrom] = []
         self.candidates: list[tuple[cst.Call, str, FactoryRewrite]] = []
+        self.pending: list[tuple[cst.CSTNode, str]] = []
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.stack: list[cst.CSTNode] = []
         old_modules = {q.rpartition(".")[0] for q in rules.moves} | set(rules.deprecated_modules)
         self.old_modules = tuple(sorted(old_modules))
 
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.parents[node] = self.stack[-1]
+        self.stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self.stack.pop()
+
     def report(self, node: cst.CSTNode, message: str) -> None:
-        """Record something a person has to change, with its line."""
-        line = self.get_metadata(PositionProvider, node).start.line
-        self.plan.reports.append((line, message))
+        """Record something a person has to change; its line is looked up only if needed."""
+        self.pending.append((node, message))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.frames.append("async" if node.asynchronous else "sync")
@@ -144,7 +155,8 @@ class Planner(cst.CSTVisitor):
             )
 
     def visit_Call(self, node: cst.Call) -> None:
-        names = {q.name for q in self.get_metadata(QualifiedNameProvider, node.func, set())}
+        scope = self.get_metadata(ScopeProvider, node.func, None)
+        names = {q.name for q in scope.get_qualified_names_for(node.func)} if scope else set()
         for name in names:
             rewrite = self.rewrites.get(name)
             if rewrite is not None:
@@ -202,6 +214,16 @@ class Planner(cst.CSTVisitor):
                 self.plan.constructors[call] = rewrite
         for node in self.imports:
             self._plan_import(node)
+        plan = self.plan
+        for target in [*plan.moves, *plan.renames, *plan.constructors, *plan.keywords]:
+            self._touch(target)
+
+    def _touch(self, node: cst.CSTNode) -> None:
+        """Mark `node` and its ancestors: the edit pass only descends into marked nodes."""
+        current: cst.CSTNode | None = node
+        while current is not None and current not in self.plan.touched:
+            self.plan.touched.add(current)
+            current = self.parents.get(current)
 
     def _plan_import(self, node: cst.ImportFrom) -> None:
         assert node.module is not None
