@@ -28,6 +28,7 @@ async def test_stamps_run_thread_agent_and_time_from_its_context() -> None:
     assert await history(hub.for_user("u1")) == [event]
     assert emitter.context is ctx
     assert emitter.agent == "supervisor"
+    assert emitter.sink is hub.for_user("u1")
 
 
 async def test_for_agent_speaks_for_another_agent_in_the_same_run() -> None:

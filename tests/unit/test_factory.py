@@ -36,6 +36,9 @@ def test_defaults() -> None:
     assert factory.agents.names() == ["supervisor"]
     assert factory.limits == RunLimits()
     assert factory.streams is hub
+    assert dict(factory.tools) == {t.name: t for t in BUILTIN_TOOLS}
+    with pytest.raises(TypeError):
+        factory.tools["calculator"] = calculator  # type: ignore[index]
 
 
 async def test_user_execution_engine_runs_and_releases() -> None:

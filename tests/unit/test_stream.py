@@ -196,6 +196,16 @@ async def test_slow_subscriber_is_dropped_and_never_blocks_append() -> None:
     assert await drain(fast) == events
 
 
+async def test_a_closed_subscription_receives_nothing_more() -> None:
+    stream = InMemoryStreamHub().for_user("u1")
+    subscription = stream.subscribe()
+    subscription.close("replaced")
+    subscription.deliver((await _append(stream, 1))[0])  # even if handed one directly
+    assert subscription.pending() == 0
+    with pytest.raises(SubscriptionClosedError, match="replaced"):
+        await subscription.get()
+
+
 async def test_queue_limit_comes_from_the_hub() -> None:
     stream = InMemoryStreamHub(queue_limit=2).for_user("u1")
     subscription = stream.subscribe()

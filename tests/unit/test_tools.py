@@ -21,6 +21,7 @@ from goldpath.tools import (
     evaluate_arithmetic,
     tool,
 )
+from goldpath.tools._schema import check_for
 
 pytestmark = pytest.mark.unit
 
@@ -150,6 +151,11 @@ def test_unsupported_annotation_is_refused(annotation: Any) -> None:
     f.__annotations__["x"] = annotation
     with pytest.raises(ToolDefinitionError, match="cannot be"):
         Tool.from_function(f)
+
+
+def test_checker_for_an_unsupported_annotation_explains_what_is_allowed() -> None:
+    with pytest.raises(ToolDefinitionError, match=r"use str, int, float, bool, Literal"):
+        check_for(bytes)
 
 
 def test_unannotated_parameter_is_refused() -> None:
