@@ -30,6 +30,7 @@ from goldpath.models.scripted import Pause, ScriptStep
 from goldpath.server import Settings, create_app
 
 FRAME_TIMEOUT = 15.0
+TEST_SECRET = "test-secret-key-long-enough-for-every-hmac-algorithm-0123456789abcdefghij"
 
 
 class TestModel:
@@ -74,6 +75,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Test settings: cheap password hashing and a short auth timeout; override the rest."""
     values: dict[str, Any] = {
         "data_dir": data_dir,
+        "secret_key": TEST_SECRET,
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,
         "auth_timeout_seconds": 0.5,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from goldpath.cli import (
     _chat,  # noqa: F401
+    _serve,  # noqa: F401
     _ssot,  # noqa: F401
 )
 from goldpath.cli._app import app

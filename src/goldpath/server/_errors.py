@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from goldpath.errors import (
     AuthError,
@@ -22,7 +23,14 @@ from goldpath.errors import (
 from goldpath.server._auth import LoginLimitedError
 from goldpath.server._runs import MessageTooLargeError, RateLimitedError
 
-__all__ = ["ApiError", "Problem", "classify", "error_body", "install_error_handlers"]
+__all__ = [
+    "ApiError",
+    "InternalErrorMiddleware",
+    "Problem",
+    "classify",
+    "error_body",
+    "install_error_handlers",
+]
 
 logger = logging.getLogger("goldpath.server")
 
@@ -131,9 +139,36 @@ async def _on_goldpath_error(request: Request, exc: Exception) -> JSONResponse:
     return _response(problem)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("request failed: %s", exc, exc_info=exc, extra=_ids(request))
-    return _response(Problem(500, "internal", INTERNAL_MESSAGE))
+class InternalErrorMiddleware:
+    """Answers an unexpected exception with 500 ``internal`` and logs it, without re-raising.
+
+    Starlette's own handler re-raises after answering, which makes the server drop the
+    keep-alive connection; here the connection stays usable and nothing leaks.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            request_id = scope.get("state", {}).get("request_id", "-")
+            logger.error("request failed: %s", exc, exc_info=exc, extra={"request_id": request_id})
+            if started:
+                raise
+            await _response(Problem(500, "internal", INTERNAL_MESSAGE))(scope, receive, send)
 
 
 def _ids(request: Request) -> dict[str, str]:
@@ -146,4 +181,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(GoldpathError, _on_goldpath_error)
     app.add_exception_handler(ApiError, _on_goldpath_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(InternalErrorMiddleware)

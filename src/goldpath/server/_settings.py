@@ -19,6 +19,7 @@ MODELS = ("offline", "openai")
 
 SECRET_FILE = "secret_key"
 DATABASE_FILE = "goldpath.db"
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -107,6 +108,13 @@ class Settings(BaseSettings):
             updates["database_url"] = f"sqlite+aiosqlite:///{self.data_dir / DATABASE_FILE}"
         if self.secret_key is None:
             updates["secret_key"] = _stored_secret(self.data_dir / SECRET_FILE)
+        secret: str = updates.get("secret_key", self.secret_key) or ""
+        if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ConfigurationError(
+                f"GOLDPATH_SECRET_KEY is {len(secret.encode('utf-8'))} bytes; HS256 needs at "
+                f"least {MIN_SECRET_BYTES}: set a longer one, e.g. python -c "
+                "'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         return self.model_copy(update=updates) if updates else self
 
 

@@ -1,0 +1,143 @@
+"""``goldpath serve`` and ``goldpath user add``: run the server, make accounts from a shell."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from typing import Annotated, NoReturn
+
+import typer
+
+from goldpath.cli._app import app
+from goldpath.errors import ConfigurationError, ConflictError, GoldpathError
+
+__all__ = ["serve", "user_add"]
+
+user_app = typer.Typer(name="user", help="Manage the server's user accounts.", no_args_is_help=True)
+app.add_typer(user_app)
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+
+
+_SERVE_HELP = (
+    "Run the goldpath server: the web page, the HTTP API and the /ws user streams.\n\n"
+    "Settings come from GOLDPATH_* environment variables (see docs/server.md): the data "
+    "directory, the database, the secret key, the allowed origins and the model."
+)
+
+
+@app.command(help=_SERVE_HELP)
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: GOLDPATH_HOST, else 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port to listen on, 0 for any free one (default: GOLDPATH_PORT, else 8000)."
+        ),
+    ] = None,
+    reload: Annotated[
+        bool,
+        typer.Option(help="Restart when the code changes (development only; new stream epoch)."),
+    ] = False,
+) -> None:
+    """Run the goldpath server until interrupted."""
+    import uvicorn
+
+    from goldpath.server import Settings, create_app
+    from goldpath.server._logging import configure_logging
+
+    try:
+        settings = Settings()
+        overrides = {"host": host, "port": port}
+        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        settings.check_backends()
+    except (ConfigurationError, ValueError) as exc:
+        _fail(str(exc))
+    configure_logging(settings.log_level)
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws_max_size": settings.max_frame_bytes,
+        "log_level": settings.log_level,
+    }
+    if reload:
+        typer.echo(f"goldpath is starting at {_url(settings.host, settings.port)} (reloading)")
+        uvicorn.run("goldpath.server:create_app", factory=True, reload=True, **options)  # type: ignore[arg-type]
+        return
+    try:
+        application = create_app(settings)
+    except GoldpathError as exc:
+        _fail(str(exc))
+
+    class AnnouncingServer(uvicorn.Server):
+        """uvicorn's server, printing the address once it really listens."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.servers:
+                bound_host, bound_port = self.servers[0].sockets[0].getsockname()[:2]
+                typer.echo(
+                    f"goldpath is running at {_url(bound_host, bound_port)} — open it in a browser"
+                )
+
+    AnnouncingServer(uvicorn.Config(application, **options)).run()  # type: ignore[arg-type]
+
+
+def _url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[
+        str, typer.Argument(help="3 to 64 letters, digits, '_', '.' or '-'; unique ignoring case.")
+    ],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="8 to 256 characters; asked for (hidden) when not given.",
+        ),
+    ],
+) -> None:
+    """Create a user account in the server's database (GOLDPATH_DATABASE_URL or the data dir)."""
+    if not _USERNAME.match(username):
+        _fail(f"username {username!r} must be 3 to 64 of A-Z a-z 0-9 _ . -")
+    if not 8 <= len(password) <= 256:
+        _fail("the password must be 8 to 256 characters long")
+    try:
+        user_id = asyncio.run(_add_user(username, password))
+    except ConflictError:
+        _fail(f"the username {username!r} is taken; choose another one")
+    except GoldpathError as exc:
+        _fail(str(exc))
+    typer.echo(f"created user {username!r} ({user_id})")
+
+
+async def _add_user(username: str, password: str) -> str:
+    from goldpath.server import Settings
+    from goldpath.server._app import password_hashing
+    from goldpath.store import Store
+
+    settings = Settings().prepared()
+    assert settings.database_url is not None
+    store = await Store.open(settings.database_url)
+    try:
+        password_hash = await password_hashing(settings).hash(password)
+        return (await store.create_user(username, password_hash)).user_id
+    finally:
+        await store.close()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
