@@ -307,3 +307,29 @@ def test_process_pool_gives_the_serial_result(tmp_path: Path) -> None:
     pooled = check_tree(tmp_path, jobs=2)
     assert pooled == serial
     assert len(serial.findings) == 24
+
+
+def test_calls_found_in_nested_statements_and_through_aliases(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.py",
+        """
+        from goldpath import UserExecutionEngine as Engine
+
+        async def main(ctx, flag):
+            try:
+                pass
+            except ValueError:
+                Engine(ctx)
+            with open("x") as f:
+                match flag:
+                    case 1 if Engine(ctx):
+                        pass
+            handler = lambda: Engine(ctx)
+        """,
+    )
+    assert found(check_tree(tmp_path), "engine_outside_factory") == [
+        ("a.py", 7),
+        ("a.py", 10),
+        ("a.py", 12),
+    ]

@@ -15,6 +15,7 @@ from goldpath.ssot._files import SourceFile, cpu_count, discover
 from goldpath.ssot._findings import CheckReport, Finding
 from goldpath.ssot._rules import Rules
 from goldpath.ssot._scanner import scan_file
+from goldpath.ssot._walk import Scan
 
 POOL_THRESHOLD = 400
 CHUNK = 64
@@ -33,19 +34,20 @@ def check_tree(
     files = discover(path, rules)
     workers = jobs if jobs is not None else _default_workers(len(files))
     findings: list[Finding] = []
+    scan = Scan.prepare(rules)
     if workers <= 1:
         for file in files:
-            findings.extend(scan_file(file, rules))
+            findings.extend(scan_file(file, scan))
     else:
         chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for found in pool.map(_scan_chunk, chunks, [rules] * len(chunks)):
+            for found in pool.map(_scan_chunk, chunks, [scan] * len(chunks)):
                 findings.extend(found)
     return CheckReport(len(files), tuple(findings))
 
 
-def _scan_chunk(files: list[SourceFile], rules: Rules) -> list[Finding]:
-    return [finding for file in files for finding in scan_file(file, rules)]
+def _scan_chunk(files: list[SourceFile], scan: Scan) -> list[Finding]:
+    return [finding for file in files for finding in scan_file(file, scan)]
 
 
 def _default_workers(count: int) -> int:

@@ -8,8 +8,8 @@ from fnmatch import fnmatchcase
 from goldpath.ssot._files import SourceFile, decode
 from goldpath.ssot._findings import Finding
 from goldpath.ssot._requests import reads_client_data
-from goldpath.ssot._rules import Rules
 from goldpath.ssot._shapes import duplicate_role
+from goldpath.ssot._walk import Scan, calls, statements
 
 MUTABLE_CALLS = frozenset(
     {
@@ -32,7 +32,7 @@ MUTABLE_NODES = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.Se
 AGENT_TOOL_PARTS = frozenset({"agents", "tools", "agents.py", "tools.py"})
 
 
-def scan_file(file: SourceFile, rules: Rules) -> list[Finding]:
+def scan_file(file: SourceFile, scan: Scan) -> list[Finding]:
     """Findings of one file; unreadable or unparsable files give a `parse_error` finding."""
     try:
         text, _ = decode(file.path.read_bytes())
@@ -44,8 +44,17 @@ def scan_file(file: SourceFile, rules: Rules) -> list[Finding]:
         return [_parse_error(file, exc.lineno or 1, max((exc.offset or 1) - 1, 0), exc.msg)]
     except ValueError as exc:
         return [_parse_error(file, 1, 0, str(exc))]
-    scanner = _Scanner(file, rules)
-    scanner.visit(tree)
+    scanner = _Scanner(file, scan)
+    want_calls = scan.wants_calls(text)
+    for stmt, classes in statements(tree.body):
+        if isinstance(stmt, ast.Import):
+            scanner.check_import(stmt)
+        elif isinstance(stmt, ast.ImportFrom):
+            scanner.check_import_from(stmt)
+        elif isinstance(stmt, ast.ClassDef):
+            scanner.check_class(stmt)
+        if want_calls:
+            scanner.calls.extend((call, classes) for call in calls(stmt))
     scanner.finish(tree)
     return scanner.findings
 
@@ -62,18 +71,17 @@ def _parse_error(file: SourceFile, line: int, col: int, why: str) -> Finding:
     )
 
 
-class _Scanner(ast.NodeVisitor):
-    """Collects imports and classes while walking; resolves calls once imports are known."""
+class _Scanner:
+    """Checks imports and classes as they come; resolves calls once imports are known."""
 
-    def __init__(self, file: SourceFile, rules: Rules) -> None:
+    def __init__(self, file: SourceFile, scan: Scan) -> None:
         self.file = file
-        self.rules = rules
+        self.rules = scan.rules
         self.findings: list[Finding] = []
         self.bindings: dict[str, str] = {}
         self.calls: list[tuple[ast.Call, tuple[str, ...]]] = []
-        self.classes: list[str] = []
-        self.engine_names = {q.rpartition(".")[2] for q in rules.engine_constructors}
-        self.context_names = {r.canonical_name for r in rules.roles if r.name == "context"}
+        self.engine_names = scan.engine_names
+        self.context_names = scan.context_names
 
     def add(self, rule: str, node: ast.expr | ast.stmt, message: str, replacement: str) -> None:
         """Record one finding at `node`'s position."""
@@ -89,7 +97,7 @@ class _Scanner(ast.NodeVisitor):
             )
         )
 
-    def visit_Import(self, node: ast.Import) -> None:
+    def check_import(self, node: ast.Import) -> None:
         for alias in node.names:
             if alias.asname:
                 self.bindings[alias.asname] = alias.name
@@ -105,7 +113,7 @@ class _Scanner(ast.NodeVisitor):
                     self._from_replacement(alias.name, ["*"]),
                 )
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+    def check_import_from(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module:
             return
         for alias in node.names:
@@ -129,7 +137,7 @@ class _Scanner(ast.NodeVisitor):
             ]
             self.add("deprecated_import", node, message, self._from_replacement(node.module, parts))
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+    def check_class(self, node: ast.ClassDef) -> None:
         found = duplicate_role(node, self.rules)
         if found is not None:
             role, why = found
@@ -140,13 +148,6 @@ class _Scanner(ast.NodeVisitor):
                 f"use {role.canonical} (one {role.name} for the whole codebase)",
                 role.canonical,
             )
-        self.classes.append(node.name)
-        self.generic_visit(node)
-        self.classes.pop()
-
-    def visit_Call(self, node: ast.Call) -> None:
-        self.calls.append((node, tuple(self.classes)))
-        self.generic_visit(node)
 
     def finish(self, tree: ast.Module) -> None:
         """Check the collected calls and, in agent/tool modules, module-level state."""
