@@ -139,3 +139,26 @@ def test_process_pool_gives_the_serial_result(tmp_path: Path) -> None:
     pooled = migrate_tree(tmp_path, jobs=2)
     assert pooled == serial
     assert len(serial.changed) == 6
+
+
+def test_docs_team_rules_example_works(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "ssot.md"
+    blocks = docs.read_text("utf-8").split("```toml\n")
+    example = next(b.split("```")[0] for b in blocks if "acme.old_runtime" in b)
+    (tmp_path / "pyproject.toml").write_text(example, "utf-8")
+    source = tmp_path / "src" / "acme" / "api.py"
+    source.parent.mkdir(parents=True)
+    source.write_text(
+        "from acme.old_runtime import Engine, RequestContext\n\n\n"
+        "async def handle(cfg):\n"
+        "    ctx = RequestContext(extra={})\n"
+        "    return Engine(cfg)\n",
+        "utf-8",
+    )
+    migrate_tree(tmp_path / "src", write=True)
+    assert source.read_text("utf-8") == (
+        "from acme.runtime import Engine, RequestContext\n\n\n"
+        "async def handle(cfg):\n"
+        "    ctx = RequestContext(attributes={})\n"
+        "    return await Engine.for_request(cfg)\n"
+    )
