@@ -333,3 +333,18 @@ def test_calls_found_in_nested_statements_and_through_aliases(tmp_path: Path) ->
         ("a.py", 10),
         ("a.py", 12),
     ]
+
+
+def test_public_api_is_pinned() -> None:
+    import goldpath.ssot
+
+    assert goldpath.ssot.__all__ == sorted(goldpath.ssot.__all__)
+    assert set(goldpath.ssot.__all__) >= {
+        "CheckReport",
+        "Finding",
+        "MigrationReport",
+        "Rules",
+        "check_tree",
+        "load_rules",
+        "migrate_tree",
+    }

@@ -332,3 +332,29 @@ def test_team_rules_move_rename_and_factory() -> None:
             return await Engine.build(config=1)
         """
     )
+
+
+def test_commented_import_is_rewritten_in_place_not_merged_away() -> None:
+    code, _ = migrate(
+        """
+        from goldpath import Agent
+        # the engine, until the factory lands
+        from goldpath.compat import ExecutionEngine  # noqa: F401
+        """
+    )
+    assert code == expect(
+        """
+        from goldpath import Agent
+        # the engine, until the factory lands
+        from goldpath import UserExecutionEngine  # noqa: F401
+        """
+    )
+
+
+def test_import_sharing_a_line_is_reported_and_untouched() -> None:
+    source = "import os; from goldpath.compat import ExecutionEngine\nx: ExecutionEngine\n"
+    code, reports = migrate(source)
+    assert code == source
+    assert reports == [
+        "1: `from goldpath.compat import ...` shares its line; put it on its own line"
+    ]

@@ -1,8 +1,8 @@
 """Second pass of a migration: apply a `Plan` to the tree, touching only planned nodes.
 
 Import moves rewrite a `from` statement in place (keeping its parentheses, commas and
-comments), or, for a statement at module level, merge the moved names into an existing
-module-level `from <canonical> import ...` and drop what is left empty. Guarded imports
+comments), or, for an uncommented statement at module level, merge the moved names into an
+existing module-level `from <canonical> import ...` and drop what is left empty. Guarded imports
 (`try/except ImportError`, `if TYPE_CHECKING:`) are always rewritten in place.
 """
 
@@ -102,8 +102,10 @@ class _Editor(cst.CSTTransformer):
         for stmt in node.body:
             if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
-                    if isinstance(small, cst.ImportFrom) and not isinstance(
-                        small.names, cst.ImportStar
+                    if (
+                        isinstance(small, cst.ImportFrom)
+                        and not isinstance(small.names, cst.ImportStar)
+                        and not _has_comment(stmt)
                     ):
                         self.top_level.add(small)
                         for alias in small.names:
@@ -206,6 +208,13 @@ class _Editor(cst.CSTTransformer):
         self, original_node: cst.Subscript, updated_node: cst.Subscript
     ) -> cst.Subscript:
         return updated_node.with_changes(value=_paren(updated_node.value))
+
+
+def _has_comment(line: cst.SimpleStatementLine) -> bool:
+    """A commented import line is rewritten in place, never merged away with its comment."""
+    return line.trailing_whitespace.comment is not None or any(
+        empty.comment is not None for empty in line.leading_lines
+    )
 
 
 def _paren(expr: cst.BaseExpression) -> cst.BaseExpression:

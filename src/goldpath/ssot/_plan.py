@@ -141,6 +141,12 @@ class Planner(cst.CSTVisitor):
                 "them from their canonical module",
             )
             return
+        line = self.stack[-2] if len(self.stack) > 1 else None
+        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+            self.report(node, f"`from {module} import ...` shares its line; put it on its own line")
+            for alias in node.names:
+                self.pinned.add(f"{module}.{_dotted(alias.name)}")
+            return
         self.imports.append(node)
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:

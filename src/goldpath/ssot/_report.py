@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from goldpath.ssot._findings import CheckReport
-from goldpath.ssot._migrate import MigrationReport
+
+if TYPE_CHECKING:
+    from goldpath.ssot._migrate import MigrationReport
 
 
 def check_json(report: CheckReport) -> str:
