@@ -94,7 +94,7 @@ async def test_auth_by_first_frame(server: Server, http: httpx.AsyncClient) -> N
 
 async def test_bad_tokens_close_4401(server: Server, http: httpx.AsyncClient) -> None:
     user = await new_user(http, "badtoken")
-    for name, token in bad_tokens(user).items():
+    for token in bad_tokens(user).values():
         async with connect(
             server.ws_url, additional_headers={"Authorization": f"Bearer {token}"}
         ) as connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -107,8 +108,8 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
             chosen = model
             if chosen is None:
                 chosen = make_model(settings)
-                close_model = getattr(chosen, "aclose", None)
-                if close_model is not None:
+                close_model = getattr(chosen, "aclose", None) or getattr(chosen, "close", None)
+                if close_model is not None and inspect.iscoroutinefunction(close_model):
                     stack.push_async_callback(close_model)
             factory = ExecutionEngineFactory(
                 streams=hub,

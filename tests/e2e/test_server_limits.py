@@ -1,0 +1,124 @@
+"""The configurable limits, set low: messages per minute, run length, history, failed logins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import FRAME_TIMEOUT, Server, make_settings, new_user, open_ws, running
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    settings = make_settings(
+        tmp_path_factory.mktemp("limits"),
+        messages_per_minute=3,
+        run_timeout=0.5,
+        history_events=3,
+        history_seconds=0.001,
+    )
+    with running(settings) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=FRAME_TIMEOUT) as client:
+        yield client
+
+
+async def test_messages_per_minute_shared_by_http_and_ws(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    user = await new_user(http, "chatty")
+    client, _ = await open_ws(server, user)
+    async with client.connection:
+        accepted = await client.chat("What is 1 + 1?")
+        await client.run_to_end(accepted["run_id"])
+        started = await http.post(
+            f"/threads/{accepted['thread_id']}/runs",
+            json={"message": "What is 2 + 2?"},
+            headers=user.headers,
+        )
+        assert started.status_code == 202
+        await client.run_to_end(started.json()["run_id"])
+        accepted = await client.chat("What is 3 + 3?")
+        await client.run_to_end(accepted["run_id"])
+        await client.send({"type": "chat", "message": "one more", "client_msg_id": "m4"})
+        refused = await client.recv()
+        assert refused["type"] == "error"
+        assert refused["code"] == "rate_limited"
+        assert refused["ref"] == "m4"
+        over_http = await http.post(
+            f"/threads/{accepted['thread_id']}/runs", json={"message": "x"}, headers=user.headers
+        )
+        assert over_http.status_code == 429
+        assert over_http.json()["error"]["code"] == "rate_limited"
+        assert 0 < int(over_http.headers["Retry-After"]) <= 60
+        await client.send({"type": "ping"})
+        assert await client.recv() == {"type": "pong"}
+    # Another user is not limited by this one.
+    fresh = await new_user(http, "quiet")
+    other, _ = await open_ws(server, fresh)
+    async with other.connection:
+        accepted = await other.chat("What is 4 + 4?")
+        await other.run_to_end(accepted["run_id"])
+
+
+async def test_run_timeout(server: Server, http: httpx.AsyncClient) -> None:
+    user = await new_user(http, "timeout")
+    client, _ = await open_ws(server, user)
+    async with client.connection:
+        accepted = await client.chat("sleep")
+        frames = await client.run_to_end(accepted["run_id"])
+    types = [f["type"] for f in frames]
+    assert types == ["agent_started", "agent_thinking", "agent_completed"]
+    end = frames[-1]["data"]
+    assert end["status"] == "timeout"
+    assert "result" not in end
+    assert end["error"]
+    run = (await http.get(f"/runs/{accepted['run_id']}", headers=user.headers)).json()
+    assert run["status"] == "timeout"
+    assert run["error"] == end["error"]
+
+
+async def test_history_expired_resync(server: Server, http: httpx.AsyncClient) -> None:
+    user = await new_user(http, "forgotten")
+    client, ready = await open_ws(server, user)
+    async with client.connection:
+        accepted = await client.chat("What is 9 * 9?")
+        frames = await client.run_to_end(accepted["run_id"])
+    assert len(frames) > 3
+    again, _ = await open_ws(server, user)
+    async with again.connection:
+        await again.send({"type": "resume", "epoch": ready["stream"]["epoch"], "offset": 0})
+        assert await again.recv() == {
+            "type": "resync",
+            "reason": "history_expired",
+            "epoch": ready["stream"]["epoch"],
+            "offset": frames[-1]["offset"],
+        }
+
+
+async def test_failed_logins_per_address(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, login_failures_per_address=3)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            user = await new_user(client, "addr")
+            for name in ("someone", "someone_else", "a_third"):
+                failed = await client.post(
+                    "/auth/login", json={"username": name, "password": "wrong-password"}
+                )
+                assert failed.status_code == 401
+            limited = await client.post(
+                "/auth/login", json={"username": user.username, "password": user.password}
+            )
+            assert limited.status_code == 429
+            assert limited.json()["error"]["code"] == "rate_limited"
+            assert int(limited.headers["Retry-After"]) > 0
+            assert (await client.get("/health")).status_code == 200

@@ -1,0 +1,36 @@
+"""Client frames are checked at the edge; every bad one says what is wrong, with its ref."""
+
+from __future__ import annotations
+
+import pytest
+
+from goldpath.server._frames import ChatFrame, FrameError, PingFrame, ResumeFrame, parse_frame
+
+pytestmark = pytest.mark.unit
+
+
+def test_valid_frames() -> None:
+    assert parse_frame('{"type":"ping","extra":1}') == PingFrame(type="ping")
+    chat = parse_frame('{"type":"chat","message":"hi","client_msg_id":"c"}')
+    assert chat == ChatFrame(type="chat", message="hi", client_msg_id="c")
+    resume = parse_frame('{"type":"resume","epoch":"e","offset":3}')
+    assert resume == ResumeFrame(type="resume", epoch="e", offset=3)
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "ref"),
+    [
+        ("{", "not valid JSON", None),
+        ("[]", "JSON object", None),
+        ('{"type":"nope","client_msg_id":"r"}', "unknown frame type", "r"),
+        ('{"type":"chat","client_msg_id":"r"}', "message", "r"),
+        ('{"type":"chat","message":""}', "message", None),
+        ('{"type":"resume","epoch":"e","offset":true}', "offset", None),
+        ('{"type":"resume","epoch":"e","offset":1.5}', "offset", None),
+        ('{"type":"cancel","run_id":1,"client_msg_id":5}', "run_id", None),
+    ],
+)
+def test_bad_frames(text: str, words: str, ref: str | None) -> None:
+    with pytest.raises(FrameError, match=words) as refused:
+        parse_frame(text)
+    assert refused.value.ref == ref

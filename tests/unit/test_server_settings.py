@@ -1,0 +1,84 @@
+"""Server settings: GOLDPATH_* variables, the generated secret, and refused configurations."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from goldpath import ConfigurationError, OfflineModel
+from goldpath.server import Settings
+from goldpath.server._app import make_model
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults() -> None:
+    settings = Settings()
+    assert settings.data_dir == Path(".goldpath")
+    assert settings.model == "offline"
+    assert settings.allowed_origins == []
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.max_frame_bytes == 65536
+    assert settings.max_message_chars == 32000
+    assert settings.messages_per_minute == 60
+    assert settings.max_runs_per_user == 4
+    assert settings.run_timeout == 120
+    assert settings.max_tool_calls == 32
+    assert (settings.history_events, settings.history_seconds) == (1000, 600)
+    assert settings.token_ttl_seconds == 3600
+    assert settings.auth_timeout_seconds == 10
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GOLDPATH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GOLDPATH_DATABASE_URL", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("GOLDPATH_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("GOLDPATH_ALLOWED_ORIGINS", "https://a.example, https://b.example/")
+    monkeypatch.setenv("GOLDPATH_MESSAGES_PER_MINUTE", "7")
+    settings = Settings()
+    assert settings.data_dir == tmp_path
+    assert settings.allowed_origins == ["https://a.example", "https://b.example"]
+    assert settings.messages_per_minute == 7
+    prepared = settings.prepared()
+    assert prepared.database_url == "sqlite:///elsewhere.db"
+    assert prepared.secret_key == "k" * 40
+    assert not (tmp_path / "secret_key").exists()
+    monkeypatch.setenv("GOLDPATH_ALLOWED_ORIGINS", '["https://c.example"]')
+    assert Settings().allowed_origins == ["https://c.example"]
+
+
+def test_generated_secret_is_kept_private_and_reused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = Settings(data_dir=data_dir).prepared()
+    secret_file = data_dir / "secret_key"
+    assert first.secret_key is not None
+    assert len(first.secret_key) >= 64
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert first.database_url == f"sqlite+aiosqlite:///{data_dir / 'goldpath.db'}"
+    assert Settings(data_dir=data_dir).prepared().secret_key == first.secret_key
+
+
+def test_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="Redis stream backend is not available"):
+        Settings(data_dir=tmp_path, redis_url="redis://localhost:6379/0").prepared()
+    with pytest.raises(ConfigurationError, match="offline, openai"):
+        Settings(model="llama")
+    with pytest.raises(ConfigurationError, match="at least 32"):
+        Settings(data_dir=tmp_path, secret_key="short").prepared()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "secret_key").write_text("")
+    with pytest.raises(ConfigurationError, match="is empty"):
+        Settings(data_dir=tmp_path / "empty").prepared()
+
+
+async def test_models() -> None:
+    assert isinstance(make_model(Settings()), OfflineModel)
+    chosen = make_model(
+        Settings(model="openai", openai_model="m", openai_base_url="http://127.0.0.1:9/v1")
+    )
+    try:
+        assert chosen.name == "openai:m"
+    finally:
+        await chosen.close()  # type: ignore[attr-defined]
