@@ -179,7 +179,10 @@ async def _scenario(plans: list[Plan]) -> None:
         completed = run_events[-1].data
         assert isinstance(completed, AgentCompleted)
         was_cancelled = ctx.run_id in cancelled
-        assert completed.status == plan.expected_status(was_cancelled), (plan, completed)
+        expected = {plan.expected_status(was_cancelled)}
+        if plan.interrupt == "timeout":
+            expected.add("timeout")  # a stalled machine may run out of time before the end
+        assert completed.status in expected, (plan, completed)
         if was_cancelled:
             assert isinstance(result, asyncio.CancelledError)
         else:
