@@ -86,14 +86,20 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def running(settings: Settings, app: FastAPI | None = None) -> Iterator[Server]:
-    """Serve ``app`` (made from ``settings`` with the test model) until the block ends."""
+def running(
+    settings: Settings, app: FastAPI | None = None, *, ws_max_size: int | None = None
+) -> Iterator[Server]:
+    """Serve ``app`` (made from ``settings`` with the test model) until the block ends.
+
+    uvicorn's own frame limit is the settings' one, as `goldpath serve` sets it, unless
+    ``ws_max_size`` is given (to test the handler's own check).
+    """
     app = app if app is not None else create_app(settings, model=TestModel())
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=0,
-        ws_max_size=settings.max_frame_bytes,
+        ws_max_size=ws_max_size or settings.max_frame_bytes,
         log_level="warning",
         lifespan="on",
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
+from goldpath import InMemoryStreamHub, StreamError, __version__
 from tests.e2e.conftest import FRAME_TIMEOUT, Server, make_settings, new_user, open_ws, running
 
 pytestmark = pytest.mark.e2e
@@ -122,3 +125,44 @@ async def test_failed_logins_per_address(tmp_path: Path) -> None:
             assert limited.json()["error"]["code"] == "rate_limited"
             assert int(limited.headers["Retry-After"]) > 0
             assert (await client.get("/health")).status_code == 200
+
+
+async def test_the_handler_enforces_the_frame_limit_under_any_server(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, max_frame_bytes=4096)
+    with running(settings, ws_max_size=1 << 20) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            user = await new_user(client, "bigframe")
+        ws, _ = await open_ws(srv, user)
+        async with ws.connection:
+            await ws.send({"type": "chat", "message": "é" * 2100})  # 4,200+ bytes, 2,100 chars
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1009
+        ws, _ = await open_ws(srv, user)
+        async with ws.connection:
+            await ws.send({"type": "ping", "pad": "x" * 3000})
+            assert await ws.recv() == {"type": "pong"}
+
+
+class BrokenHub(InMemoryStreamHub):
+    async def check(self) -> None:
+        raise StreamError("the stream backend is unreachable")
+
+
+async def test_health_degraded(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with running(settings) as srv:
+        state = srv.app.state.goldpath
+        srv.app.state.goldpath = dataclasses.replace(state, hub=BrokenHub())
+        try:
+            async with httpx.AsyncClient(base_url=srv.base_url) as client:
+                response = await client.get("/health")
+        finally:
+            srv.app.state.goldpath = state
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": "degraded",
+            "version": __version__,
+            "checks": {"store": "ok", "stream": "the stream backend is unreachable"},
+        }

@@ -129,9 +129,11 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
                 messages_per_minute=settings.messages_per_minute,
             )
             stack.push_async_callback(runs.shutdown)
+            passwords = password_hashing(settings)
+            await passwords.prepare()
             auth = Authenticator(
                 store,
-                password_hashing(settings),
+                passwords,
                 TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
                 failures_per_account=settings.login_failures_per_account,
                 failures_per_address=settings.login_failures_per_address,

@@ -52,10 +52,15 @@ class PasswordHashing:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
-    async def verify_nothing(self, password: str) -> None:
-        """Spend the time of one verification, so an unknown username takes as long."""
+    async def prepare(self) -> None:
+        """Make the dummy hash now, so the first unknown username is not slower than later ones."""
         if self._dummy is None:
             self._dummy = await self.hash("goldpath-dummy-password")
+
+    async def verify_nothing(self, password: str) -> None:
+        """Spend the time of one verification, so an unknown username takes as long."""
+        await self.prepare()
+        assert self._dummy is not None
         await self.verify(self._dummy, password)
 
 

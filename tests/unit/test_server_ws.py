@@ -1,0 +1,73 @@
+"""A `/ws` connection's delivery rules, with a socket whose client reads when told to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from goldpath import AgentStarted, InMemoryStreamHub
+from goldpath.server._state import AppState
+from goldpath.server.ws import Connection
+
+pytestmark = pytest.mark.unit
+
+STARTED = AgentStarted("x")
+
+
+class FakeSocket:
+    """Frames in from a queue; frames out into a list the test waits on."""
+
+    def __init__(self) -> None:
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sent: list[dict[str, Any]] = []
+        self.arrived = asyncio.Condition()
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.incoming.get()
+
+    async def send_text(self, text: str) -> None:
+        async with self.arrived:
+            self.sent.append(json.loads(text))
+            self.arrived.notify_all()
+
+    def client_sends(self, frame: dict[str, Any]) -> None:
+        self.incoming.put_nowait({"type": "websocket.receive", "text": json.dumps(frame)})
+
+    async def wait_for(self, count: int) -> list[dict[str, Any]]:
+        async with self.arrived:
+            await asyncio.wait_for(self.arrived.wait_for(lambda: len(self.sent) >= count), 5)
+        return self.sent
+
+
+async def test_a_slow_connection_is_told_to_resync_and_goes_on() -> None:
+    hub = InMemoryStreamHub(queue_limit=5)
+    stream = hub.for_user("usr_slow")
+    state = SimpleNamespace(settings=SimpleNamespace(max_frame_bytes=65536), hub=hub)
+    socket = FakeSocket()
+    connection = Connection(cast(Any, socket), cast(AppState, state), "usr_slow")
+    serving = asyncio.create_task(connection.serve())
+    socket.client_sends({"type": "ping"})
+    frames = await socket.wait_for(2)
+    assert frames[0]["type"] == "ready"
+    assert frames[1] == {"type": "pong"}
+    # Ten events with no suspension between them: the connection cannot drain its
+    # subscription (5 events), which the stream then drops as too slow.
+    for _ in range(10):
+        await stream.append("run_1", "thr_1", "supervisor", "2026-01-01T00:00:00Z", STARTED)
+    frames = await socket.wait_for(3)
+    assert frames[2] == {
+        "type": "resync",
+        "reason": "too_slow",
+        "epoch": stream.epoch,
+        "offset": 10,
+    }
+    await stream.append("run_1", "thr_1", "supervisor", "2026-01-01T00:00:01Z", STARTED)
+    frames = await socket.wait_for(4)
+    assert frames[3]["offset"] == 11
+    socket.incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(serving, 5)
+    assert stream.subscriber_count == 0
