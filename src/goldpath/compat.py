@@ -22,7 +22,7 @@ from typing import Any
 import goldpath
 from goldpath.agents import AgentRegistry
 from goldpath.context import UserExecutionContext as _Context
-from goldpath.engine import SilentSink
+from goldpath.engine import SilentSink, legacy_engine
 from goldpath.engine import UserExecutionEngine as _Engine
 from goldpath.events import Emitter
 from goldpath.factory import get_execution_engine_factory
@@ -60,22 +60,7 @@ class ExecutionEngine(metaclass=_RedirectMeta):
             "await goldpath.UserExecutionEngine.create_from_legacy(registry, websocket_bridge, "
             "user_context), or better factory.user_execution_engine(ctx)",
         )
-        sink = websocket_bridge.sink if websocket_bridge is not None else None
-        context = user_context or (websocket_bridge.context if websocket_bridge else None)
-        if context is None:
-            context = _Context.create("anonymous", "legacy")
-            sink = sink or SilentSink()
-        if sink is None:
-            sink = get_execution_engine_factory().streams.for_user(context.user_id)
-        factory = get_execution_engine_factory()
-        return _Engine(
-            context,
-            sink=sink,
-            model=factory.model,
-            agents=registry,
-            tools=factory.tools,
-            limits=factory.limits,
-        )
+        return legacy_engine(registry, websocket_bridge, user_context)
 
 
 class AgentWebSocketBridge:

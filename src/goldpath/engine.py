@@ -11,7 +11,7 @@ from typing import Protocol
 
 from goldpath.agents import Agent, AgentRegistry
 from goldpath.context import UserExecutionContext
-from goldpath.errors import GoldpathError
+from goldpath.errors import ConfigurationError, GoldpathError
 from goldpath.events import (
     AgentCompleted,
     AgentStarted,
@@ -25,7 +25,15 @@ from goldpath.events import (
 from goldpath.models import ChatModel, Message, OfflineModel
 from goldpath.tools import BUILTIN_TOOLS, Tool, ToolDispatcher
 
-__all__ = ["EngineDefaults", "RunLimits", "RunOutcome", "SilentSink", "UserExecutionEngine"]
+__all__ = [
+    "EngineDefaults",
+    "RunLimits",
+    "RunOutcome",
+    "SilentSink",
+    "UserExecutionEngine",
+    "legacy_engine",
+    "set_process_defaults",
+]
 
 logger = logging.getLogger("goldpath.engine")
 
@@ -128,31 +136,10 @@ class UserExecutionEngine:
         """An engine for code written against the legacy three-argument constructor.
 
         The bridge is the user's emitter; without one, the user's stream is taken from the
-        process-wide factory, and without a context either, events go nowhere. Model, tools
-        and limits come from the process-wide factory when one is configured. New code
+        process-wide factory, and without a context either, events go nowhere. New code
         should use ``factory.user_execution_engine(ctx)``.
         """
-        defaults = _process_defaults
-        if user_context is None:
-            user_context = (
-                websocket_bridge.context
-                if websocket_bridge is not None
-                else UserExecutionContext.create("anonymous", "legacy")
-            )
-        if websocket_bridge is not None:
-            sink = websocket_bridge.sink
-        elif user_context.user_id != "anonymous" and defaults is not None:
-            sink = defaults.streams.for_user(user_context.user_id)
-        else:
-            sink = SilentSink()
-        return cls(
-            user_context,
-            sink=sink,
-            model=defaults.model if defaults is not None else OfflineModel(),
-            agents=registry,
-            tools=defaults.tools if defaults is not None else {t.name: t for t in BUILTIN_TOOLS},
-            limits=defaults.limits if defaults is not None else RunLimits(),
-        )
+        return legacy_engine(registry, websocket_bridge, user_context)
 
     def emitter(self, agent: str) -> Emitter:
         """The emitter of this engine's run, speaking for ``agent``."""
@@ -218,8 +205,18 @@ class UserExecutionEngine:
                 text=text,
                 error=error,
             )
+            cancelled_while_saving = False
             if on_complete is not None:
-                outcome = await _completed(on_complete, outcome, context)
+                try:
+                    outcome = await _completed(on_complete, outcome, context)
+                except asyncio.CancelledError:
+                    cancelled_while_saving = True
+                    outcome = RunOutcome(
+                        status="cancelled",
+                        duration_ms=outcome.duration_ms,
+                        text=outcome.text,
+                        error="the run was cancelled while its result was being saved",
+                    )
             await emitter.emit(
                 AgentCompleted(
                     status=outcome.status,
@@ -228,10 +225,55 @@ class UserExecutionEngine:
                     error=outcome.error,
                 )
             )
+            if cancelled_while_saving:
+                raise asyncio.CancelledError  # the cancel must still reach the caller
         return outcome
 
 
 _process_defaults: EngineDefaults | None = None
+
+
+def legacy_engine(
+    registry: AgentRegistry,
+    websocket_bridge: Emitter | None,
+    user_context: UserExecutionContext | None,
+) -> UserExecutionEngine:
+    """The engine the legacy API asks for; model, tools and limits come from the
+    process-wide factory when one is configured, else the defaults.
+
+    Raises `ConfigurationError` when the bridge belongs to another user than the context,
+    which would write one user's run to another's stream.
+    """
+    if websocket_bridge is not None and user_context is not None:
+        bridge_user = websocket_bridge.context.user_id
+        if bridge_user != user_context.user_id:
+            raise ConfigurationError(
+                f"the websocket bridge belongs to user {bridge_user!r} but the context to "
+                f"{user_context.user_id!r}; make the bridge for the context's user"
+            )
+    context = user_context
+    if context is None:
+        context = (
+            websocket_bridge.context
+            if websocket_bridge is not None
+            else UserExecutionContext.create("anonymous", "legacy")
+        )
+    defaults = _process_defaults
+    sink: EventSink
+    if websocket_bridge is not None:
+        sink = websocket_bridge.sink
+    elif user_context is not None and defaults is not None:
+        sink = defaults.streams.for_user(context.user_id)
+    else:
+        sink = SilentSink()
+    return UserExecutionEngine(
+        context,
+        sink=sink,
+        model=defaults.model if defaults is not None else OfflineModel(),
+        agents=registry,
+        tools=defaults.tools if defaults is not None else {t.name: t for t in BUILTIN_TOOLS},
+        limits=defaults.limits if defaults is not None else RunLimits(),
+    )
 
 
 def set_process_defaults(defaults: EngineDefaults | None) -> None:

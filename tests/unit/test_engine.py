@@ -299,12 +299,6 @@ async def test_on_complete_raising_ends_with_error() -> None:
     assert (completed.status, completed.error) == ("error", outcome.error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: engine.py run()'s finally: a cancellation that lands while on_complete "
-    "awaits escapes _completed (it catches Exception only) and agent_completed is never "
-    "emitted",
-)
 async def test_cancelled_while_on_complete_awaits_still_emits_agent_completed() -> None:
     factory = _factory([TextDelta("answer")])
     saving = asyncio.Event()
@@ -415,12 +409,6 @@ async def test_silent_sink_numbers_events_and_keeps_none() -> None:
     assert (first.offset, second.offset) == (1, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: engine.py create_from_legacy takes the sink from websocket_bridge and the "
-    "context from user_context without checking they are the same user, so user B's run "
-    "is written to user A's stream",
-)
 @pytest.mark.usefixtures("no_process_factory")
 async def test_legacy_bridge_of_another_user_cannot_carry_this_users_run() -> None:
     hub = InMemoryStreamHub()

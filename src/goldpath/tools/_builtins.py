@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,23 +32,32 @@ _MAX_EXPONENT = 1000
 _MAX_MAGNITUDE = 10**100
 
 
+def _checked(value: object) -> int | float:
+    """Only finite real numbers within the magnitude limit are answers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("the result is not a real number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("the result is too large")
+    if abs(value) > _MAX_MAGNITUDE:
+        raise ValueError("the result is too large")
+    return value
+
+
 def _evaluate(node: ast.AST) -> int | float:
     if isinstance(node, ast.Constant):
-        value = node.value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        raise ValueError(f"{value!r} is not a number")
+        if isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            return _checked(node.value)
+        raise ValueError(f"{node.value!r} is not a number")
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _evaluate(node.left), _evaluate(node.right)
         if isinstance(node.op, ast.Pow) and abs(right) > _MAX_EXPONENT:
             raise ValueError(f"exponents above {_MAX_EXPONENT} are not allowed")
-        result: int | float = _BINARY[type(node.op)](left, right)
-        if abs(result) > _MAX_MAGNITUDE:
-            raise ValueError("the result is too large")
-        return result
+        try:
+            return _checked(_BINARY[type(node.op)](left, right))
+        except OverflowError:
+            raise ValueError("the result is too large") from None
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        unary: int | float = _UNARY[type(node.op)](_evaluate(node.operand))
-        return unary
+        return _checked(_UNARY[type(node.op)](_evaluate(node.operand)))
     raise ValueError("only numbers, + - * / // % ** and parentheses are allowed")
 
 
