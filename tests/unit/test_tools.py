@@ -331,6 +331,7 @@ def test_calculator_arithmetic(expression: str, value: float) -> None:
         ("10 ** 100 * 10", "too large"),
         ("2 ** 1000", "too large"),
         ("1e308 * 10", "too large"),
+        ("10.0 ** 400", "too large"),
         ("1" + "+1" * 100, "longer than 200"),
     ],
 )
