@@ -9,6 +9,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Literal, Union
 
 from goldpath.errors import ToolDefinitionError
@@ -23,7 +24,9 @@ class ArgumentError(ValueError):
     """A model sent an argument of the wrong type; the message is shown to the model."""
 
 
-_JSON_TYPES: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_JSON_TYPES: Mapping[type, str] = MappingProxyType(
+    {str: "string", int: "integer", float: "number", bool: "boolean"}
+)
 
 
 def schema_for(annotation: Any) -> dict[str, Any]:
@@ -92,14 +95,16 @@ def _check_none(value: Any, path: str) -> Any:
     return value
 
 
-_SIMPLE: dict[Any, Check] = {
-    str: _check_str,
-    int: _check_int,
-    float: _check_float,
-    bool: _check_bool,
-    Any: _check_any,
-    type(None): _check_none,
-}
+_SIMPLE: Mapping[Any, Check] = MappingProxyType(
+    {
+        str: _check_str,
+        int: _check_int,
+        float: _check_float,
+        bool: _check_bool,
+        Any: _check_any,
+        type(None): _check_none,
+    }
+)
 
 
 def check_for(annotation: Any) -> Check:
