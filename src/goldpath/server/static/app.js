@@ -32,6 +32,8 @@
     threadId: sessionStorage.getItem(KEYS.thread),
     runs: new Map(),     // run_id -> view of that run in the open thread
     running: new Set(),  // run_ids started and not yet completed
+    pending: null,       // events of the open thread held while it loads over HTTP
+    stored: new Set(),   // run_ids whose answer came with the thread over HTTP
   };
 
   // ---------- small helpers ----------
@@ -171,6 +173,7 @@
 
   function clearConversation() {
     state.runs.clear();
+    state.stored = new Set();
     const empty = el("p", { className: "empty muted",
       textContent: "Ask something to start a conversation." });
     empty.dataset.testid = "empty-state";
@@ -178,13 +181,21 @@
     updateCancel();
   }
 
+  // Events of this thread that arrive while it loads are held, then drawn after its
+  // messages, so a live run is neither wiped by the load nor drawn above its question.
   async function openThread(threadId) {
     setThread(threadId);
+    const held = (state.pending = []);
     const r = await api("GET", `/threads/${encodeURIComponent(threadId)}`);
-    if (state.threadId !== threadId) return; // the user moved on meanwhile
+    if (state.threadId !== threadId || state.pending !== held) return; // superseded
+    state.pending = null;
     if (!r.ok) { setThread(null); clearConversation(); return; }
     clearConversation();
-    ui.conversation.replaceChildren(...r.data.messages.map(messageView));
+    const messages = r.data.messages;
+    state.stored = new Set(messages.filter((m) => m.role === "assistant" && m.run_id)
+      .map((m) => m.run_id));
+    if (messages.length) ui.conversation.replaceChildren(...messages.map(messageView));
+    held.forEach(drawEvent);
     scrollToEnd(true);
   }
 
@@ -235,9 +246,12 @@
 
   // One handler per event type of PROTOCOL.md.
   const render = {
-    agent_started(view, data) {
-      const user = messageView({ role: "user", text: data.message });
-      view.root.prepend(user);
+    agent_started(view, data, event) {
+      // The question may already be on screen, loaded with the thread.
+      const shown = `[data-role="user"][data-run-id="${CSS.escape(event.run_id)}"]`;
+      if (!ui.conversation.querySelector(shown)) {
+        view.root.prepend(messageView({ role: "user", text: data.message, run_id: event.run_id }));
+      }
       addStep(view, "agent_started", "Started", "step-started");
     },
     agent_thinking(view, data) {
@@ -279,9 +293,16 @@
     else state.running.add(event.run_id);
     if (event.type === "agent_started" || event.type === "agent_completed") scheduleThreadRefresh();
     // Runs of other threads (another tab's chats) only refresh the list.
-    if (event.thread_id !== state.threadId || !render[event.type]) return updateCancel();
-    render[event.type](runView(event), event.data || {});
+    if (event.thread_id === state.threadId) {
+      if (state.pending) state.pending.push(event); else drawEvent(event);
+    }
     updateCancel();
+  }
+
+  function drawEvent(event) {
+    // A run whose answer came over HTTP is already on screen as messages.
+    if (state.stored.has(event.run_id) || !render[event.type]) return;
+    render[event.type](runView(event), event.data || {}, event);
     scrollToEnd();
   }
 
@@ -389,10 +410,11 @@
     setError(ui.chatError, "");
     state.running.add(frame.run_id);
     if (!state.threadId) {
+      // A new chat made a thread: show it in the list at once.
       setThread(frame.thread_id);
       clearConversation();
+      refreshThreads();
     }
-    scheduleThreadRefresh();
   }
 
   function onClose(event) {
@@ -426,6 +448,7 @@
   ui.register.addEventListener("click", () => submitCredentials(true));
   ui.logout.addEventListener("click", () => logout(""));
   ui.newChat.addEventListener("click", () => {
+    state.pending = null;
     setThread(null);
     clearConversation();
     ui.input.focus();

@@ -1,0 +1,244 @@
+"""The web page in a real browser (Debian's chromium) against the real server on loopback.
+
+Every wait is on page state (Playwright's auto-waiting ``expect``), never on a sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
+
+from tests.e2e.conftest import Server
+from tests.services import services_required
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery"
+
+# The shared TestModel (tests/e2e/conftest.py) answers "slow N" with N deltas 50 ms apart.
+SLOW_DELTAS = 20
+SLOW_QUESTION = f"slow {SLOW_DELTAS}"
+SLOW_ANSWER = "".join(f"{i} " for i in range(SLOW_DELTAS))
+DROP_AT_DELTA = 3  # the proxy drops the socket instead of delivering this delta
+
+
+# ---------- browser ----------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests"
+        if services_required():
+            pytest.fail(f"{reason}, and GOLDPATH_REQUIRE_SERVICES=1 says it must be there")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        yield _launch(playwright)
+
+
+def _launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _register(page: Page, base_url: str) -> str:
+    """Register a fresh user through the page and wait until the stream is live."""
+    username = f"user_{secrets.token_hex(4)}"
+    page.goto(base_url)
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("register-button").click()
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+    return username
+
+
+def _ask(page: Page, question: str) -> None:
+    chat = page.get_by_test_id("chat-input")
+    expect(chat).to_be_enabled()
+    chat.fill(question)
+    chat.press("Enter")
+
+
+# ---------- a proxy between page and server that the test can cut ----------
+
+
+@dataclass
+class Connection:
+    page_side: WebSocketRoute
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    dropped: bool = False
+
+
+class SocketProxy:
+    """Forwards every /ws frame itself, records them, and can drop a connection on a frame."""
+
+    def __init__(self, page: Page) -> None:
+        self.connections: list[Connection] = []
+        self.drop_when: Any = None  # callable(frame) -> bool, for the first connection only
+        page.route_web_socket("**/ws", self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        conn = Connection(ws)
+        self.connections.append(conn)
+
+        def to_server(message: str | bytes) -> None:
+            conn.sent.append(json.loads(message))
+            server.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            if conn.dropped:
+                return  # what the server sent after the drop never reaches the page
+            frame = json.loads(message)
+            first = conn is self.connections[0]
+            if first and self.drop_when is not None and self.drop_when(frame):
+                self.drop_when = None
+                conn.dropped = True
+                ws.close(code=4000, reason="dropped by the test")  # the frame is lost
+                return
+            conn.received.append(frame)
+            ws.send(message)
+
+        ws.on_message(to_server)
+        server.on_message(to_page)
+
+
+# ---------- tests ----------
+
+
+def test_ask_see_tool_step_answer_and_history_after_reload(server: Server, page: Page) -> None:
+    _register(page, server.base_url)
+    _ask(page, "What is 17 * 23?")
+
+    run = page.get_by_test_id("run")
+    badge = run.get_by_test_id("status-badge")
+    expect(badge).to_have_attribute("data-status", "ok")
+    expect(badge).to_have_text("ok")
+
+    tool = run.get_by_test_id("tool-step")
+    expect(tool).to_have_count(1)
+    expect(tool.get_by_test_id("tool-name")).to_have_text("calculator")
+    tool.locator("summary").click()
+    expect(tool.get_by_test_id("tool-args")).to_be_visible()
+    assert json.loads(tool.get_by_test_id("tool-args").inner_text()) == {"expression": "17 * 23"}
+    expect(tool.get_by_test_id("tool-result")).to_have_text("391")
+    expect(tool.get_by_test_id("tool-duration")).to_have_text(re.compile(r"^\d+(\.\d+)? m?s$"))
+    expect(run.get_by_test_id("answer")).to_contain_text("391")
+    kinds = run.get_by_test_id("step").evaluate_all("els => els.map(e => e.dataset.type)")
+    assert kinds == ["agent_started", "agent_thinking", "tool", "agent_completed"]
+
+    page.reload()
+    threads = page.get_by_test_id("thread-item")
+    expect(threads).to_have_count(1)
+    page.get_by_test_id("new-chat").click()
+    expect(page.get_by_test_id("empty-state")).to_be_visible()
+    threads.first.click()
+    messages = page.get_by_test_id("message")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(0)).to_have_attribute("data-role", "user")
+    expect(messages.nth(0)).to_have_text("What is 17 * 23?")
+    expect(messages.nth(1)).to_have_attribute("data-role", "assistant")
+    expect(messages.nth(1)).to_contain_text("391")
+
+
+def test_dropped_socket_resumes_and_shows_every_step_once(server: Server, page: Page) -> None:
+    proxy = SocketProxy(page)
+    deltas_seen = 0
+
+    def third_delta(frame: dict[str, Any]) -> bool:
+        nonlocal deltas_seen
+        if frame.get("type") == "message_delta":
+            deltas_seen += 1
+        return deltas_seen == DROP_AT_DELTA
+
+    _register(page, server.base_url)
+    proxy.drop_when = third_delta
+    _ask(page, SLOW_QUESTION)
+
+    run = page.get_by_test_id("run")
+    badge = run.get_by_test_id("status-badge")
+    expect(badge).to_have_attribute("data-status", "ok")
+    answer = run.get_by_test_id("answer")
+    expect(answer).to_have_text(SLOW_ANSWER)
+    assert answer.text_content() == SLOW_ANSWER  # exactly, not merely containing it
+    expect(answer).to_have_attribute("data-deltas", str(SLOW_DELTAS))
+    kinds = run.get_by_test_id("step").evaluate_all("els => els.map(e => e.dataset.type)")
+    assert kinds == ["agent_started", "agent_thinking", "agent_completed"]
+    expect(page.get_by_test_id("message")).to_have_count(1)  # the user's, shown once
+
+    # The drop really happened mid-run and the page resumed from the last offset it saw.
+    assert len(proxy.connections) == 2, "the page should have reconnected exactly once"
+    first, second = proxy.connections
+    last_seen = max(f["offset"] for f in first.received if "offset" in f)
+    resume = second.sent[1]
+    assert second.sent[0]["type"] == "auth"
+    assert resume["type"] == "resume"
+    assert resume["offset"] == last_seen
+    resumed = next(f for f in second.received if f["type"] == "resumed")
+    assert resumed["replayed"] >= 1
+    assert not any(f.get("type") == "agent_completed" for f in first.received)
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+
+
+def test_bad_login_shows_the_server_message(server: Server, page: Page) -> None:
+    expected = httpx.post(
+        f"{server.base_url}/auth/login",
+        json={"username": "nobody_here", "password": "wrong-password"},
+    ).json()["error"]["message"]
+    page.goto(server.base_url)
+    page.get_by_test_id("login-username").fill("nobody_here")
+    page.get_by_test_id("login-password").fill("wrong-password")
+    page.get_by_test_id("login-button").click()
+    expect(page.get_by_test_id("login-error")).to_have_text(expected)
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+
+
+def test_4401_on_a_bad_stored_token_returns_to_login(server: Server, page: Page) -> None:
+    proxy = SocketProxy(page)
+    _register(page, server.base_url)
+    # The stored token goes bad; the next connection presents it and gets 4401.
+    page.evaluate("sessionStorage.setItem('goldpath.token', 'not-a-valid-token')")
+    proxy.connections[0].page_side.close(code=4000, reason="dropped by the test")
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    expect(page.get_by_test_id("login-error")).to_contain_text("log in again")
+    expect(page.get_by_test_id("connection-status")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('goldpath.token')") is None
+    assert len(proxy.connections) == 2
+    assert proxy.connections[1].sent == [{"type": "auth", "token": "not-a-valid-token"}]
