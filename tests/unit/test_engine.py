@@ -423,3 +423,19 @@ async def test_legacy_bridge_of_another_user_cannot_carry_this_users_run() -> No
     except GoldpathError:
         return  # refusing the mismatch is a fine answer
     assert [e for e in await history(hub.for_user("alice")) if e.run_id == bob.run_id] == []
+
+
+@pytest.mark.usefixtures("no_process_factory")
+async def test_legacy_bridge_and_context_of_the_same_user() -> None:
+    hub = InMemoryStreamHub()
+    first = UserExecutionContext.create("u1", "t1")
+    second = UserExecutionContext.create("u1", "t2")
+    bridge = Emitter(first, hub.for_user("u1"), "legacy")
+    engine = await UserExecutionEngine.create_from_legacy(
+        AgentRegistry([Supervisor]), bridge, second
+    )
+    assert engine.context is second
+    assert (await engine.run("supervisor", "hello")).status == "ok"
+    events = await history(hub.for_user("u1"))
+    assert_run_shape(events)
+    assert {(e.run_id, e.thread_id) for e in events} == {(second.run_id, "t2")}
