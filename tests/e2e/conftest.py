@@ -72,9 +72,16 @@ class Server:
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Test settings: cheap password hashing and a short auth timeout; override the rest."""
+    """Test settings: cheap password hashing and a short auth timeout; override the rest.
+
+    Every setting the environment could change under the tests is given here.
+    """
     values: dict[str, Any] = {
         "data_dir": data_dir,
+        "database_url": None,
+        "redis_url": None,
+        "allowed_origins": [],
+        "model": "offline",
         "secret_key": TEST_SECRET,
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,

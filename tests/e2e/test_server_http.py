@@ -231,6 +231,14 @@ async def test_runs_in_flight_and_cancel(server: Server, http: httpx.AsyncClient
         refused = await http.post(path, json={"message": "sleep"}, headers=user.headers)
         assert_error(refused, 429, "rate_limited")
         assert int(refused.headers["Retry-After"]) >= 1
+        await ws.send({"type": "chat", "message": "sleep", "client_msg_id": "fifth"})
+        error = (await ws.until(lambda f: f["type"] == "error"))[-1]
+        assert error == {
+            "type": "error",
+            "code": "rate_limited",
+            "message": error["message"],
+            "ref": "fifth",
+        }
         for run_id in run_ids:
             running = await http.get(f"/runs/{run_id}", headers=user.headers)
             assert running.json()["status"] == "running"

@@ -11,6 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from goldpath import InMemoryStreamHub, StreamError, __version__
+from goldpath.store import Store
 from tests.e2e.conftest import FRAME_TIMEOUT, Server, make_settings, new_user, open_ws, running
 
 pytestmark = pytest.mark.e2e
@@ -166,3 +167,34 @@ async def test_health_degraded(tmp_path: Path) -> None:
             "version": __version__,
             "checks": {"store": "ok", "stream": "the stream backend is unreachable"},
         }
+
+
+async def test_restart_finishes_interrupted_runs(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            user = await new_user(client, "restart")
+            thread = (await client.post("/threads", headers=user.headers)).json()
+            started = await client.post(
+                f"/threads/{thread['thread_id']}/runs",
+                json={"message": "sleep"},
+                headers=user.headers,
+            )
+            run_id = started.json()["run_id"]
+    # Shutdown cancelled the run and stored its end.
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'goldpath.db'}")
+    try:
+        assert (await store.get_run(user.user_id, run_id)).status == "cancelled"
+        # A run left running by a crashed process ends as error at the next start.
+        await store.start_run(user.user_id, thread["thread_id"], "run_crashed", "supervisor", "x")
+    finally:
+        await store.close()
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            login = await client.post(
+                "/auth/login", json={"username": user.username, "password": user.password}
+            )
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            run = (await client.get("/runs/run_crashed", headers=headers)).json()
+            assert run["status"] == "error"
+            assert run["error"] == "server restarted while the run was in flight"

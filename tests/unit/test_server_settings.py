@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from goldpath.server import Settings
 from goldpath.server._app import make_model
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("GOLDPATH_") and name != "GOLDPATH_REQUIRE_SERVICES":
+            monkeypatch.delenv(name)
 
 
 def test_defaults() -> None:
