@@ -348,3 +348,13 @@ def test_public_api_is_pinned() -> None:
         "load_rules",
         "migrate_tree",
     }
+
+
+def test_directories_above_path_do_not_classify_files(tmp_path: Path) -> None:
+    project = tmp_path / "tests" / "tools" / "project"
+    write(project, "app/state.py", "CACHE = {}\nfrom goldpath.compat import Agent\n")
+    [finding] = check_tree(project).findings
+    assert finding.rule == "deprecated_import"
+    assert finding.in_tests is False
+    write(project, "tests/test_state.py", "from goldpath.compat import Agent\n")
+    assert [f.in_tests for f in check_tree(project / "tests").findings] == [True]

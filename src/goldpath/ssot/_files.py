@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from goldpath.ssot._errors import UsageError
 from goldpath.ssot._rules import Rules
@@ -20,10 +20,16 @@ SKIP_DIRS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """One Python file of the tree: where it is and how to show it."""
+    """One Python file of the tree: where it is, how to show it, and how to classify it.
+
+    `logical` is the path below the scanned PATH (prefixed by PATH's own name), so the
+    directories above the project (say, a checkout under `~/tools/`) never make a file
+    look like a test or a tool module.
+    """
 
     path: Path
     display: str
+    logical: PurePath
     in_tests: bool
 
 
@@ -44,7 +50,8 @@ def discover(path: Path, rules: Rules) -> list[SourceFile]:
         if _excluded(file, rel, rules):
             continue
         display = str(path / rel) if path.is_dir() else str(path)
-        found.append(SourceFile(file, display, is_test_path(file)))
+        logical = PurePath(path.name or ".") / rel if path.is_dir() else PurePath(path.name)
+        found.append(SourceFile(file, display, logical, is_test_path(logical)))
     return found
 
 
@@ -55,7 +62,7 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def is_test_path(path: Path) -> bool:
+def is_test_path(path: PurePath) -> bool:
     """Tests: under a `tests`/`test` dir, or named test_*.py, *_test.py or conftest.py."""
     name = path.name
     if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):

@@ -249,7 +249,7 @@ class _Scanner:
         return isinstance(value, ast.Call) and self._name_of(value.func) in MUTABLE_CALLS
 
     def _is_agent_or_tool_module(self, tree: ast.Module) -> bool:
-        if AGENT_TOOL_PARTS & set(self.file.path.parts):
+        if AGENT_TOOL_PARTS & set(self.file.logical.parts):
             return True
         for stmt in tree.body:
             if isinstance(stmt, ast.ClassDef) and any(
