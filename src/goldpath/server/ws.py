@@ -19,7 +19,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from goldpath.context import new_id
-from goldpath.errors import AuthError, GoldpathError, SubscriptionClosedError
+from goldpath.errors import AuthError, SubscriptionClosedError
 from goldpath.events import Event
 from goldpath.server._errors import classify
 from goldpath.server._frames import (
@@ -42,6 +42,7 @@ logger = logging.getLogger("goldpath.server.ws")
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_LARGE = 1009
 CLOSE_POLICY = 1008
+CLOSE_INTERNAL = 1011
 OUTBOUND_LIMIT = 1000
 """Frames queued for one slow connection before it is told ``resync`` (``too_slow``)."""
 _URL_TOKENS = ("token", "access_token")
@@ -188,6 +189,9 @@ class Connection:
             await self._read()
         except WebSocketDisconnect:
             pass
+        except Exception:
+            logger.exception("connection failed", extra=self._log())
+            await _close(self._websocket, CLOSE_INTERNAL)
         finally:
             tasks = [task for task in (self._pump, writer) if task is not None]
             for task in tasks:
@@ -274,11 +278,16 @@ class Connection:
             except FrameError as exc:
                 await self._error("bad_request", str(exc), exc.ref)
                 continue
-            if not self._live:
-                await self._go_live(frame if isinstance(frame, ResumeFrame) else None)
-                if isinstance(frame, ResumeFrame):
-                    continue
-            await self._handle(frame)
+            try:
+                if not self._live:
+                    await self._go_live(frame if isinstance(frame, ResumeFrame) else None)
+                    if isinstance(frame, ResumeFrame):
+                        continue
+                await self._handle(frame)
+            except Exception as exc:  # a failing store or stream: an error frame, not a close
+                await self._failed(
+                    exc, frame.client_msg_id if isinstance(frame, ChatFrame) else None
+                )
 
     async def _go_live(self, resume: ResumeFrame | None) -> None:
         """Start delivery: after the ready offset, or after the offset the client resumes from."""
@@ -317,10 +326,7 @@ class Connection:
         elif isinstance(frame, ChatFrame):
             await self._chat(frame)
         elif isinstance(frame, CancelFrame):
-            try:
-                await self._state.runs.cancel(self._user_id, frame.run_id)
-            except GoldpathError as exc:
-                await self._failed(exc, None)
+            await self._state.runs.cancel(self._user_id, frame.run_id)
         elif isinstance(frame, ResumeFrame):
             await self._error(
                 "bad_request",
@@ -330,17 +336,13 @@ class Connection:
             await self._error("bad_request", "this connection is already authenticated")
 
     async def _chat(self, frame: ChatFrame) -> None:
-        try:
-            accepted = await self._state.runs.start(
-                self._user_id,
-                frame.message,
-                thread_id=frame.thread_id,
-                agent=frame.agent,
-                audit={"source": "ws", "connection_id": self.id},
-            )
-        except Exception as exc:
-            await self._failed(exc, frame.client_msg_id)
-            return
+        accepted = await self._state.runs.start(
+            self._user_id,
+            frame.message,
+            thread_id=frame.thread_id,
+            agent=frame.agent,
+            audit={"source": "ws", "connection_id": self.id},
+        )
         # No suspension since the run's task was made: it cannot have emitted yet.
         await self._reply(
             {
