@@ -1,0 +1,521 @@
+"""Many WebSocket users at once against a real goldpath server, beside a bare echo ceiling.
+
+For each user count (10, 100, 1,000 by default) every user opens ``/ws`` and runs ``--chats``
+chats ("What is 17 * 23?") one after the other, all users at once. It reports p50/p99 from
+sending ``chat`` to the run's first event and to its ``agent_completed``, events per second,
+errors (error frames, unexpected closes, missing events, gaps in offsets, frames about
+another run) and the server's RSS per idle connection. The same client then drives a bare
+uvicorn WebSocket echo app (`_echo_app.py`) with the same number of frames per "chat" as a
+goldpath run has events: the ceiling for events per second on this machine.
+
+Both servers run as subprocesses of this script on 127.0.0.1 (uvicorn, default options,
+offline model, a fresh data directory). Users register and log in during set-up, which is
+not timed: argon2 is slow by design, so the bench lowers its cost for set-up only.
+
+    /work/venv/bin/python bench/server_load.py --users 10,100,1000 --chats 5 --write-docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+BENCH = Path(__file__).resolve().parent
+DOCS = BENCH.parent / "docs" / "benchmarks.md"
+HEADING = "## Server load"
+PROMPT = "What is 17 * 23?"
+PASSWORD = "server-load-password"
+EVENTS = frozenset(
+    {
+        "agent_started",
+        "agent_thinking",
+        "tool_executing",
+        "tool_completed",
+        "message_delta",
+        "agent_completed",
+    }
+)
+RECV_TIMEOUT = 60.0  # no frame for this long counts as a missing event
+LEVEL_TIMEOUT = 150.0  # a level that takes longer is stopped and its unfinished chats counted
+
+
+def raise_fd_limit() -> int:
+    """1,000 sockets need more than the usual 1,024 descriptors (each side holds one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# ---- the servers, each in its own process --------------------------------------------
+
+
+def serve(kind: str, port: int, data_dir: str) -> None:
+    """Run in the child process: the goldpath app or the echo app under uvicorn."""
+    raise_fd_limit()
+    import uvicorn
+
+    app: Any
+    if kind == "echo":
+        sys.path.insert(0, str(BENCH))
+        from _echo_app import app
+    else:
+        from goldpath.server import Settings, create_app
+
+        app = create_app(
+            Settings(
+                data_dir=Path(data_dir),
+                model="offline",
+                password_hash_time_cost=1,  # set-up only: 2,000 argon2 hashes at the defaults
+                password_hash_memory_kib=8192,  # would take minutes on two cores
+                log_level="warning",
+            )
+        )
+    # the options `goldpath serve` passes, for both apps alike
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, ws_max_size=65536, log_level="warning", backlog=4096
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """A server subprocess with its RSS and CPU time, stopped on exit."""
+
+    def __init__(self, kind: str, data_dir: Path) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = (data_dir / f"{kind}.log").open("w")
+        command = [sys.executable, __file__, "--serve", kind, "--port", str(self.port)]
+        command += ["--data-dir", str(data_dir)]
+        self._child = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = psutil.Process(self._child.pid)
+
+    async def started(self) -> None:
+        path = "/health" if self.kind == "goldpath" else "/"
+        async with httpx.AsyncClient(base_url=self.url) as http:
+            for _ in range(300):
+                if self._child.poll() is not None:
+                    raise RuntimeError(f"{self.kind} server exited; see {self._log.name}")
+                try:
+                    if (await http.get(path)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.kind} server did not start in 30 s; see {self._log.name}")
+
+    def rss(self) -> int:
+        return int(self.process.memory_info().rss)
+
+    def cpu(self) -> float:
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
+
+    def stop(self) -> None:
+        self._child.terminate()
+        try:
+            self._child.wait(10)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
+        self._log.close()
+
+
+# ---- the load ------------------------------------------------------------------------
+
+
+@dataclass
+class Level:
+    """What one user count measured on one server."""
+
+    server: str
+    users: int
+    chats: int
+    first: list[float] = field(default_factory=list)
+    done: list[float] = field(default_factory=list)
+    events: int = 0
+    errors: list[str] = field(default_factory=list)
+    events_per_run: list[int] = field(default_factory=list)
+    wall: float = 0.0
+    rss_per_connection: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+
+    def error(self, what: str) -> None:
+        self.errors.append(what)
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def make_users(url: str, count: int) -> list[str]:
+    """Register and log in ``count`` users (set-up, not timed); their tokens."""
+    limit = asyncio.Semaphore(16)
+
+    async def one(http: httpx.AsyncClient, index: int) -> str:
+        body = {"username": f"load{index:05d}", "password": PASSWORD}
+        async with limit:
+            made = await http.post("/auth/register", json=body)
+            if made.status_code not in (201, 409):
+                raise RuntimeError(f"register failed: {made.status_code} {made.text}")
+            login = await http.post("/auth/login", json=body)
+            login.raise_for_status()
+            return str(login.json()["access_token"])
+
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+        return list(await asyncio.gather(*(one(http, i) for i in range(count))))
+
+
+async def open_sockets(url: str, tokens: list[str | None]) -> list[tuple[ClientConnection, int]]:
+    """One socket per token, each past ``ready`` (goldpath) or just open (echo)."""
+    ws_url = url.replace("http://", "ws://") + "/ws"
+    limit = asyncio.Semaphore(100)
+
+    async def one(token: str | None) -> tuple[ClientConnection, int]:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        async with limit:
+            ws = await connect(
+                ws_url,
+                additional_headers=headers,
+                compression=None,
+                open_timeout=60,
+                ping_interval=None,
+                max_queue=None,
+            )
+            if token is None:
+                return ws, 0
+            ready = json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT))
+            if ready.get("type") != "ready":
+                raise RuntimeError(f"expected ready, got {ready!r}")
+            return ws, int(ready["stream"]["offset"])
+
+    return list(await asyncio.gather(*(one(token) for token in tokens)))
+
+
+async def goldpath_user(ws: ClientConnection, offset: int, level: Level) -> None:
+    """``level.chats`` chats in a row, checking every frame the protocol promises."""
+    for number in range(level.chats):
+        ref = str(number)
+        began = time.perf_counter()
+        await ws.send(json.dumps({"type": "chat", "message": PROMPT, "client_msg_id": ref}))
+        run_id: str | None = None
+        first: float | None = None
+        events = 0
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT))
+            now = time.perf_counter()
+            kind = frame.get("type")
+            if kind == "run_accepted" and frame.get("client_msg_id") == ref:
+                run_id = frame["run_id"]
+                continue
+            if kind == "error":
+                level.error(f"error frame {frame.get('code')}: {frame.get('message')}")
+                break
+            if kind not in EVENTS:
+                level.error(f"unexpected frame {kind}")
+                continue
+            if frame["offset"] != offset + 1:
+                level.error(f"gap in offsets: {offset} then {frame['offset']}")
+            offset = frame["offset"]
+            if run_id is None or frame.get("run_id") != run_id:
+                level.error("a frame about another run")
+                continue
+            events += 1
+            if first is None:
+                first = now - began
+                if kind != "agent_started":
+                    level.error(f"first event was {kind}, not agent_started")
+            if kind == "agent_completed":
+                if frame["data"].get("status") != "ok":
+                    level.error(f"run ended {frame['data'].get('status')}")
+                level.first.append(first)
+                level.done.append(now - began)
+                level.events += events
+                level.events_per_run.append(events)
+                break
+
+
+def echo_user(frames: int, payload: str) -> Callable[[ClientConnection, int, Level], Any]:
+    """A user that sends ``frames`` frames per "chat" and waits for as many echoes."""
+
+    async def user(ws: ClientConnection, _offset: int, level: Level) -> None:
+        for _ in range(level.chats):
+            began = time.perf_counter()
+            for _ in range(frames):
+                await ws.send(payload)
+            first: float | None = None
+            for _ in range(frames):
+                await asyncio.wait_for(ws.recv(), RECV_TIMEOUT)
+                if first is None:
+                    first = time.perf_counter() - began
+            assert first is not None
+            level.first.append(first)
+            level.done.append(time.perf_counter() - began)
+            level.events += frames
+
+    return user
+
+
+UserLoop = Callable[[ClientConnection, int, Level], Coroutine[Any, Any, None]]
+
+
+async def run_level(
+    server: Server, tokens: list[str | None], chats: int, user_loop: UserLoop
+) -> Level:
+    level = Level(server=server.kind, users=len(tokens), chats=chats)
+    await asyncio.sleep(0.5)
+    baseline = server.rss()
+    sockets = await open_sockets(server.url, tokens)
+    await asyncio.sleep(1.0)
+    level.rss_per_connection = (server.rss() - baseline) / len(tokens)
+
+    async def guarded(ws: ClientConnection, offset: int) -> None:
+        try:
+            await user_loop(ws, offset, level)
+        except ConnectionClosed as exc:
+            level.error(f"unexpected close: {exc}")
+        except TimeoutError:
+            level.error(f"missing event: nothing for {RECV_TIMEOUT:.0f} s")
+
+    cpu, client_cpu, began = server.cpu(), time.process_time(), time.perf_counter()
+    try:
+        async with asyncio.timeout(LEVEL_TIMEOUT):
+            await asyncio.gather(*(guarded(ws, offset) for ws, offset in sockets))
+    except TimeoutError:
+        level.error(f"level stopped after {LEVEL_TIMEOUT:.0f} s")
+    level.wall = time.perf_counter() - began
+    level.server_cpu = server.cpu() - cpu
+    level.client_cpu = time.process_time() - client_cpu
+    unfinished = len(tokens) * chats - len(level.done)
+    if unfinished:
+        level.error(f"{unfinished} chats did not finish")
+    await asyncio.gather(*(ws.close() for ws, _ in sockets), return_exceptions=True)
+    return level
+
+
+# ---- the report ----------------------------------------------------------------------
+
+
+def row(level: Level) -> str:
+    ms = 1000.0
+    rate = level.events / level.wall if level.wall else 0.0
+    return (
+        f"| {level.server} | {level.users:,} | {len(level.done):,} "
+        f"| {percentile(level.first, 0.5) * ms:.1f} | {percentile(level.first, 0.99) * ms:.1f} "
+        f"| {percentile(level.done, 0.5) * ms:.1f} | {percentile(level.done, 0.99) * ms:.1f} "
+        f"| {rate:,.0f} | {len(level.errors)} | {level.rss_per_connection / 1024:.0f} "
+        f"| {level.server_cpu / level.wall * 100 if level.wall else 0:.0f}% "
+        f"| {level.client_cpu / level.wall * 100 if level.wall else 0:.0f}% |"
+    )
+
+
+def table(levels: list[Level]) -> str:
+    lines = [
+        "| server | users | chats done | first event p50 ms | p99 ms | completed p50 ms "
+        "| p99 ms | events/s | errors | RSS/conn KiB | server CPU | client CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [row(level) for level in levels]
+    return "\n".join(lines)
+
+
+def versions() -> str:
+    import uvicorn
+    import websockets.version
+
+    import goldpath
+
+    extras = []
+    for name in ("uvloop", "httptools"):
+        try:
+            module = __import__(name)
+            extras.append(f"{name} {getattr(module, '__version__', '?')}")
+        except ImportError:
+            extras.append(f"no {name}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return (
+        f"goldpath {goldpath.__version__}, Python {platform.python_version()}, uvicorn "
+        f"{uvicorn.__version__} ({', '.join(extras)}), websockets {websockets.version.version}, "
+        f"httpx {httpx.__version__}; {os.cpu_count()} cores ({cpu}), "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.system()} {platform.release()}"
+    )
+
+
+def write_docs(section: str) -> None:
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+    start = text.find(HEADING + "\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING))
+        text = text[:start] + section + ("" if end == -1 else text[end:])
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text, encoding="utf-8")
+
+
+async def bench(counts: list[int], chats: int, notes: str) -> tuple[list[Level], str]:
+    levels: list[Level] = []
+    with tempfile.TemporaryDirectory(prefix="goldpath-load-") as tmp:
+        server = Server("goldpath", Path(tmp))
+        try:
+            await server.started()
+            began = time.perf_counter()
+            tokens = await make_users(server.url, max(counts))
+            setup = time.perf_counter() - began
+            print(f"set-up: {max(counts)} users registered and logged in in {setup:.1f} s")
+            for count in counts:
+                level = await run_level(server, list(tokens[:count]), chats, goldpath_user)
+                print(row(level), *sorted(set(level.errors))[:5], sep="\n  ", flush=True)
+                levels.append(level)
+        finally:
+            server.stop()
+        per_run = statistics.mode([n for level in levels for n in level.events_per_run] or [10])
+        payload = json.dumps({"type": "message_delta", "offset": 0, "data": {"delta": "x" * 120}})
+        echo = Server("echo", Path(tmp))
+        try:
+            await echo.started()
+            for count in counts:
+                level = await run_level(echo, [None] * count, chats, echo_user(per_run, payload))
+                print(row(level), *sorted(set(level.errors))[:5], sep="\n  ", flush=True)
+                levels.append(level)
+        finally:
+            echo.stop()
+    return levels, f"{per_run} events per run{notes}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", default="10,100,1000", help="user counts, comma-separated")
+    parser.add_argument("--chats", type=int, default=5, help="chats per user, one after another")
+    parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md")
+    parser.add_argument("--serve", choices=["goldpath", "echo"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.data_dir)
+        return
+    limit = raise_fd_limit()
+    counts = [int(part) for part in args.users.split(",")]
+    if 2 * max(counts) + 64 > limit:
+        raise SystemExit(f"{max(counts)} users need ~{2 * max(counts)} descriptors; limit {limit}")
+    command = "/work/venv/bin/python bench/server_load.py " + shlex.join(sys.argv[1:])
+    started = time.perf_counter()
+    levels, per_run = asyncio.run(bench(counts, args.chats, ""))
+    took = time.perf_counter() - started
+    print(table(levels), f"\n{per_run}; whole bench {took:.0f} s")
+    if args.write_docs:
+        write_docs(render_section(levels, per_run, command, took))
+
+
+def verdict(levels: list[Level]) -> str:
+    """The three goals, each met or missed by how much, from the largest user count."""
+    top = max(level.users for level in levels)
+    ours = next(lv for lv in levels if lv.server == "goldpath" and lv.users == top)
+    echo = next(lv for lv in levels if lv.server == "echo" and lv.users == top)
+    p99 = percentile(ours.first, 0.99) * 1000
+    rate, ceiling = ours.events / ours.wall, echo.events / echo.wall
+    marks = {True: "met", False: "missed"}
+    return (
+        f"Goals at {top:,} users: 0 errors: {marks[not ours.errors]} ({len(ours.errors)}); "
+        f"p99 first event under 50 ms: {marks[p99 < 50]} ({p99:,.0f} ms, "
+        f"{p99 / 50:,.1f}x the goal); within 2x of the echo's events/s: "
+        f"{marks[ceiling <= 2 * rate]} ({rate:,.0f} vs {ceiling:,.0f}, {ceiling / rate:,.1f}x)."
+    )
+
+
+def render_section(levels: list[Level], per_run: str, command: str, took: float) -> str:
+    return (
+        f"{HEADING}\n\n{ABOUT}\n\n{table(levels)}\n\n{verdict(levels)}\n\n"
+        f"{per_run}; {versions()}.\nCommand: `{command}` (whole run {took:.0f} s).\n\n"
+        f"{ANALYSIS}\n"
+    )
+
+
+ABOUT = """\
+`bench/server_load.py`: N users at once, each on its own `/ws`, each running its chats
+("What is 17 * 23?", offline model) one after another; the server is `create_app` under
+uvicorn with `goldpath serve`'s options, in its own process, on a fresh SQLite data dir. The
+same client then drives `bench/_echo_app.py`, a bare ASGI echo under the same uvicorn, with as
+many frames per "chat" as a goldpath run has events: the ceiling. Times are from sending
+`chat` (or the first echo frame) to the run's first event and to `agent_completed` (or the
+last echo). Errors count error frames, unexpected closes, missing events, offset gaps and
+frames about another run. RSS/conn is the server's RSS with N idle sockets minus before,
+over N. CPU columns are process CPU time over wall time (100% = one core; the machine has
+two, shared by the server and the one-process client). Set-up (register + log in every
+user) is not timed, and the bench lowers argon2's cost for it (t=1, 8 MiB): at the defaults
+2,000 hashes take minutes on two cores, by design. The client turns permessage-deflate off."""
+
+ANALYSIS = """\
+### Where the time goes
+
+Neither process is CPU-bound: at 1,000 users the server used about half of one core while
+runs waited seconds, and the client about 5%. The server waits on SQLite's write lock.
+`py-spy dump --native` on the server under load shows ~14 of the pool's aiosqlite threads in
+`sqlite3BtreeBeginTrans` -> `sqlite3InvokeBusyHandler` -> `usleep`, and a 20 s
+`py-spy record --idle --threads` shows ~11 threads inside SQLite calls all the time. Each chat
+makes three write transactions (`create_thread` and `start_run` before `agent_started`,
+`finish_run` before `agent_completed`), each several thread hops long, and every one takes
+the lock up front (`BEGIN IMMEDIATE`). SQLite's busy handler *sleeps* (1, 2, 5, ... up to
+100 ms) instead of being woken when the lock frees, so the lock sits idle between holders:
+the server completes only a few hundred events per second, and the queue of waiting runs,
+and with it the time to the first event, grows with the number of users. The event path
+itself (emitter, stream, JSON once, socket send) is a few percent of the samples.
+
+Server changes that would close the gap, in order of effect:
+1. Queue SQLite writers in-process (one `asyncio.Lock` around write transactions, or one
+   dedicated writer connection) so a waiter is woken the moment the lock frees; keep
+   SQLite's busy timeout only for other processes.
+2. One write transaction to start a run (the thread when new, the user message and the run
+   row together) instead of two, and nothing but that between `chat` and `agent_started`.
+3. Group commit: a writer task that stores the results of every run finished in the last
+   few milliseconds in one transaction.
+4. For many users on one machine, PostgreSQL (already supported) instead of SQLite.
+
+Noise: these runs shared the two cores with other jobs (load average ~11 during the run),
+so the CPU columns show what each process got and absolute figures move between runs; the
+echo's rows move most (its 1,000-user row measured 9,583 and 4,928 events/s in two runs
+the same hour, and its 10- and 100-user rows last under a second). The goldpath figures
+are bounded by the lock, not by CPU, and were of the same order in every run."""
+
+
+if __name__ == "__main__":
+    main()
