@@ -242,3 +242,50 @@ def test_4401_on_a_bad_stored_token_returns_to_login(server: Server, page: Page)
     assert page.evaluate("sessionStorage.getItem('goldpath.token')") is None
     assert len(proxy.connections) == 2
     assert proxy.connections[1].sent == [{"type": "auth", "token": "not-a-valid-token"}]
+
+
+def test_taken_username_shows_the_server_message(server: Server, page: Page) -> None:
+    username = f"taken_{secrets.token_hex(4)}"
+    first = httpx.post(
+        f"{server.base_url}/auth/register", json={"username": username, "password": PASSWORD}
+    )
+    assert first.status_code == 201
+    expected = httpx.post(
+        f"{server.base_url}/auth/register", json={"username": username, "password": PASSWORD}
+    ).json()["error"]["message"]
+    page.goto(server.base_url)
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("register-button").click()
+    expect(page.get_by_test_id("login-error")).to_have_text(expected)
+
+
+def test_cancel_button_cancels_the_running_run(server: Server, page: Page) -> None:
+    _register(page, server.base_url)
+    _ask(page, "sleep")  # the shared TestModel thinks, then waits 60 s
+    run = page.get_by_test_id("run")
+    expect(run.locator('[data-testid="step"][data-type="agent_thinking"]')).to_have_count(1)
+    page.get_by_test_id("cancel-button").click()
+    expect(run.get_by_test_id("status-badge")).to_have_attribute("data-status", "cancelled")
+    expect(page.get_by_test_id("cancel-button")).to_be_hidden()
+
+
+def test_too_many_failed_logins_show_when_to_retry(server: Server, page: Page) -> None:
+    username = f"locked_{secrets.token_hex(4)}"
+    creds = {"username": username, "password": PASSWORD}
+    assert httpx.post(f"{server.base_url}/auth/register", json=creds).status_code == 201
+    wrong = {"username": username, "password": "wrong-password"}
+    for _ in range(50):  # bounded: a server that never limits fails here, not hangs
+        r = httpx.post(f"{server.base_url}/auth/login", json=wrong)
+        if r.status_code != 401:
+            break
+    assert r.status_code == 429, r.text
+    retry_after = r.headers["Retry-After"]
+    page.goto(server.base_url)
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill("wrong-password")
+    page.get_by_test_id("login-button").click()
+    # The server's message, whose seconds count down, and a number of seconds to wait.
+    message = re.escape(r.json()["error"]["message"]).replace(retry_after, r"\d+")
+    expect(page.get_by_test_id("login-error")).to_have_text(re.compile(message))
+    expect(page.get_by_test_id("login-error")).to_have_text(re.compile(r"\d+ ?s\b"))

@@ -109,7 +109,10 @@
   }
 
   function describeFailure(r) {
-    if (r.status === 429 && r.retryAfter) return `${r.message} (try again in ${r.retryAfter} s)`;
+    // Say when to retry, unless the server's message already does.
+    if (r.status === 429 && r.retryAfter && !/\d+ ?s\b/.test(r.message)) {
+      return `${r.message} (try again in ${r.retryAfter} s)`;
+    }
     return r.message;
   }
 
