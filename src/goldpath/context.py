@@ -71,8 +71,8 @@ class UserExecutionContext:
         return cls(
             user_id=user_id,
             thread_id=thread_id,
-            run_id=run_id or new_id("run"),
-            request_id=request_id or new_id("req"),
+            run_id=new_id("run") if run_id is None else run_id,
+            request_id=new_id("req") if request_id is None else request_id,
             agent_context=agent_context,
             audit_metadata=audit_metadata,
         )
@@ -91,7 +91,7 @@ class UserExecutionContext:
         return UserExecutionContext(
             user_id=self.user_id,
             thread_id=self.thread_id,
-            run_id=run_id or new_id("run"),
+            run_id=new_id("run") if run_id is None else run_id,
             request_id=self.request_id,
             agent_context={**self.agent_context, **(agent_context or {})},
             audit_metadata={

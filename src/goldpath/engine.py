@@ -262,10 +262,16 @@ def legacy_engine(
     sink: EventSink
     if websocket_bridge is not None:
         sink = websocket_bridge.sink
-    elif user_context is not None and defaults is not None:
+    elif user_context is None:
+        sink = SilentSink()
+    elif defaults is not None:
         sink = defaults.streams.for_user(context.user_id)
     else:
-        sink = SilentSink()
+        raise ConfigurationError(
+            f"no websocket bridge was given for user {context.user_id!r} and no process-wide "
+            "factory is configured to find the user's stream; call "
+            "goldpath.configure_execution_engine_factory(...) at start-up, or pass the bridge"
+        )
     return UserExecutionEngine(
         context,
         sink=sink,

@@ -29,8 +29,8 @@ class Replay:
 class Resync:
     """The stream cannot give every missed event; the client reloads state over HTTP.
 
-    ``reason`` is one of ``epoch_changed``, ``offset_ahead``, ``history_expired``,
-    ``too_slow``; ``epoch`` and ``offset`` are the stream's current position.
+    ``reason`` is one of ``epoch_changed``, ``offset_ahead``, ``offset_invalid`` (negative),
+    ``history_expired``, ``too_slow``; ``epoch`` and ``offset`` are the stream's current position.
     """
 
     reason: str

@@ -74,7 +74,9 @@ class InMemoryUserStream(UserStream):
         latest = self._offset
         if epoch != self._epoch:
             return Resync("epoch_changed", self._epoch, latest)
-        if offset > latest or offset < 0:
+        if offset < 0:
+            return Resync("offset_invalid", self._epoch, latest)
+        if offset > latest:
             return Resync("offset_ahead", self._epoch, latest)
         if offset == latest:
             return Replay((), latest)
@@ -84,7 +86,10 @@ class InMemoryUserStream(UserStream):
         return Replay(tuple(islice(self._events, offset + 1 - oldest, None)), latest)
 
     def subscribe(self, limit: int | None = None) -> Subscription:
-        subscription = Subscription(self._offset, limit or self._queue_limit, self)
+        if limit is not None and limit < 1:
+            raise ValueError(f"a subscription's queue limit must be at least 1, not {limit}")
+        queue_limit = self._queue_limit if limit is None else limit
+        subscription = Subscription(self._offset, queue_limit, self)
         self._subscribers.append(subscription)
         return subscription
 

@@ -110,10 +110,12 @@ class ToolDispatcher:
             return ToolResult(ok=False, error=str(exc))
         timeout = found.timeout if found.timeout is not None else self._timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as deadline:
                 value = await found.invoke(self._context, kwargs)
-        except TimeoutError:
-            return ToolResult(ok=False, error=f"{name!r} took longer than {timeout:g} s")
+        except TimeoutError as exc:
+            if deadline.expired():
+                return ToolResult(ok=False, error=f"{name!r} took longer than {timeout:g} s")
+            return ToolResult(ok=False, error=f"TimeoutError: {exc}")
         except Exception as exc:
             logger.warning(
                 "tool %r failed: %s: %s",

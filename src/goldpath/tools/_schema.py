@@ -116,7 +116,8 @@ def check_for(annotation: Any) -> Check:
         allowed = args
 
         def check_literal(value: Any, path: str) -> Any:
-            if value not in allowed:
+            # `True == 1`, so compare types too: a bool is not the literal 1.
+            if not any(value == a and type(value) is type(a) for a in allowed):
                 raise ArgumentError(f"argument {path!r} must be one of {list(allowed)!r}")
             return value
 
