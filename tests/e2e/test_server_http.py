@@ -310,8 +310,18 @@ async def test_internal_errors_leak_nothing(tmp_path: Path) -> None:
 
 
 async def test_openapi_and_page(http: httpx.AsyncClient) -> None:
-    schema = (await http.get("/openapi.json")).json()
+    response = await http.get("/openapi.json")
+    assert response.status_code == 200
+    assert "HTTPValidationError" not in response.text
+    schema = response.json()
     paths = schema["paths"]
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for operations in paths.values():
+        for operation in operations.values():
+            for status, answer in operation["responses"].items():
+                if status[0] in "45" and status != "503":  # 503: the health body
+                    assert answer["content"]["application/json"]["schema"] == error_ref
+            assert "500" in operation["responses"]
     for path in (
         "/health",
         "/auth/register",

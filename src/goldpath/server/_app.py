@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    _document_errors(app)
     app.include_router(http_router)
     app.include_router(ws_router)
     _serve_page(app)
@@ -163,6 +165,33 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
         )
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """OpenAPI as the protocol answers: FastAPI's 422 body is replaced by the error body,
+    and every operation documents 500 ``internal``."""
+    default = app.openapi
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.setdefault("responses", {})
+                    for status, response in responses.items():
+                        if status == "422":
+                            response["content"] = {"application/json": {"schema": error_ref}}
+                    responses["500"] = {
+                        "description": "internal error (code internal); nothing is leaked",
+                        "content": {"application/json": {"schema": error_ref}},
+                    }
+            components = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _serve_page(app: FastAPI) -> None:
