@@ -10,7 +10,7 @@ import pytest
 
 from goldpath import AuthError
 from goldpath.server._auth import PasswordHashing, TokenIssuer
-from goldpath.server._ratelimit import SlidingWindow
+from goldpath.server._ratelimit import SWEEP_AT, SlidingWindow
 
 pytestmark = pytest.mark.unit
 
@@ -79,3 +79,14 @@ def test_sliding_window() -> None:
     now[0] = 200.0
     assert window.retry_after("a") == 0
     assert window.try_hit("a") == 0
+
+
+def test_sliding_window_forgets_idle_keys() -> None:
+    now = [0.0]
+    window = SlidingWindow(1, 10, clock=lambda: now[0])
+    for i in range(SWEEP_AT):
+        window.hit(f"scan{i}")
+    assert len(window) == SWEEP_AT
+    now[0] = 20.0
+    window.hit("late")
+    assert len(window) == 1

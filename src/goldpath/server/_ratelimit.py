@@ -7,7 +7,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["SlidingWindow"]
+__all__ = ["SWEEP_AT", "SlidingWindow"]
+
+SWEEP_AT = 1024
+"""Keys held before expired ones are swept out; doubles with the keys still active."""
 
 
 class SlidingWindow:
@@ -17,7 +20,7 @@ class SlidingWindow:
     inside the window are forgotten, so memory follows the active keys only.
     """
 
-    __slots__ = ("_clock", "_hits", "_limit", "_window")
+    __slots__ = ("_clock", "_hits", "_limit", "_next_sweep", "_window")
 
     def __init__(
         self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic
@@ -26,6 +29,7 @@ class SlidingWindow:
         self._window = window
         self._clock = clock
         self._hits: dict[str, deque[float]] = {}
+        self._next_sweep = SWEEP_AT
 
     @property
     def limit(self) -> int:
@@ -55,8 +59,19 @@ class SlidingWindow:
         now = self._clock()
         hits = self._recent(key, now)
         if hits is None:
+            if len(self._hits) >= self._next_sweep:
+                self._sweep(now)
             hits = self._hits[key] = deque()
         hits.append(now)
+
+    def _sweep(self, now: float) -> None:
+        """Forget every key with no hit inside the window (keys seen once, e.g. by a scan)."""
+        for key in tuple(self._hits):
+            self._recent(key, now)
+        self._next_sweep = max(SWEEP_AT, 2 * len(self._hits))
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
     def try_hit(self, key: str) -> int:
         """Record a hit if allowed and return 0; otherwise record nothing, return the wait."""
