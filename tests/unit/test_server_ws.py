@@ -11,7 +11,7 @@ import pytest
 
 from goldpath import AgentStarted, InMemoryStreamHub
 from goldpath.server._state import AppState
-from goldpath.server.ws import Connection
+from goldpath.server.ws import Connection, origin_allowed
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +71,29 @@ async def test_a_slow_connection_is_told_to_resync_and_goes_on() -> None:
     socket.incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
     await asyncio.wait_for(serving, 5)
     assert stream.subscriber_count == 0
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed", "ok"),
+    [
+        (None, "a.example", [], True),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", [], True),
+        ("http://127.0.0.1:8001", "127.0.0.1:8000", [], False),
+        ("http://evil.example:8000", "127.0.0.1:8000", [], False),
+        ("https://chat.example", "chat.example", [], True),
+        ("https://chat.example:443", "chat.example", [], True),
+        ("http://chat.example", "chat.example", [], True),
+        ("https://chat.example:8443", "chat.example", [], False),
+        ("https://chat.example", "chat.example:8443", [], False),
+        ("null", "chat.example", [], False),
+        ("file://", "chat.example", [], False),
+        ("https://app.example/", "api.example", ["https://app.example"], True),
+        ("https://APP.example", "api.example", ["https://app.example"], True),
+        ("http://api.example", "api.example", ["https://app.example"], False),
+        ("https://any.example", "api.example", ["*"], True),
+    ],
+)
+def test_origins(origin: str | None, host: str, allowed: list[str], ok: bool) -> None:
+    headers = {"host": host} | ({"origin": origin} if origin is not None else {})
+    socket = SimpleNamespace(headers=headers)
+    assert origin_allowed(cast(Any, socket), allowed) is ok

@@ -86,9 +86,10 @@ def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
     except ValueError:
         return False
     own = urlsplit(f"//{host}")
-    own_scheme = "wss" if websocket.url.scheme in ("wss", "https") else "ws"
     try:
-        own_port = own.port or _DEFAULT_PORTS[own_scheme]
+        # A Host without a port is the default port of the scheme the browser used, which
+        # for a page of this server is its origin's scheme (also behind a TLS proxy).
+        own_port = own.port or _DEFAULT_PORTS[parts.scheme]
     except ValueError:
         return False
     return parts.hostname == own.hostname and port == own_port
