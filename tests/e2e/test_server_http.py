@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -342,3 +343,21 @@ async def test_openapi_and_page(http: httpx.AsyncClient) -> None:
     page = await http.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_huge_bodies_are_refused_unread(http: httpx.AsyncClient) -> None:
+    user = await new_user(http, "huge")
+    thread = (await http.post("/threads", headers=user.headers)).json()
+    huge = {"message": "x" * (2 << 20)}
+    response = await http.post(
+        f"/threads/{thread['thread_id']}/runs", json=huge, headers=user.headers
+    )
+    assert_error(response, 413, "too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(3):
+            yield b"x" * (1 << 19)
+
+    streamed = await http.post("/auth/login", content=chunks())
+    assert_error(streamed, 413, "too_large")
+    assert (await http.get("/health")).status_code == 200

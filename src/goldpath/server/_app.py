@@ -22,7 +22,7 @@ from goldpath.errors import ConfigurationError
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import ChatModel, OfflineModel
 from goldpath.server._auth import Authenticator, PasswordHashing, TokenIssuer
-from goldpath.server._errors import install_error_handlers
+from goldpath.server._errors import ApiError, Problem, install_error_handlers, problem_response
 from goldpath.server._http import router as http_router
 from goldpath.server._runs import RunService
 from goldpath.server._settings import MODELS, Settings
@@ -82,6 +82,40 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+MAX_BODY_BYTES = 1 << 20
+"""The largest HTTP request body; larger is answered 413 ``too_large`` before it is read."""
+
+
+class BodyLimitMiddleware:
+    """Refuses HTTP bodies over `MAX_BODY_BYTES`, by ``Content-Length`` or as they stream."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > limit:
+            too_large = Problem(413, "too_large", f"the body is over {limit} bytes")
+            await problem_response(too_large)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise ApiError(413, "too_large", f"the body is over {limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def create_app(settings: Settings | None = None, *, model: ChatModel | None = None) -> FastAPI:
@@ -163,6 +197,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -89,7 +89,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def _response(problem: Problem) -> JSONResponse:
+def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(
         error_body(problem.code, problem.message),
         status_code=problem.status,
@@ -120,7 +120,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return _response(Problem(422, "bad_request", describe_validation(exc.errors())))
+    return problem_response(Problem(422, "bad_request", describe_validation(exc.errors())))
 
 
 def describe_validation(errors: Any) -> str:
@@ -136,7 +136,7 @@ async def _on_goldpath_error(request: Request, exc: Exception) -> JSONResponse:
     problem = classify(exc)
     if problem.status == 500:
         logger.error("request failed: %s", exc, exc_info=exc, extra=_ids(request))
-    return _response(problem)
+    return problem_response(problem)
 
 
 class InternalErrorMiddleware:
@@ -168,7 +168,7 @@ class InternalErrorMiddleware:
             logger.error("request failed: %s", exc, exc_info=exc, extra={"request_id": request_id})
             if started:
                 raise
-            await _response(Problem(500, "internal", INTERNAL_MESSAGE))(scope, receive, send)
+            await problem_response(Problem(500, "internal", INTERNAL_MESSAGE))(scope, receive, send)
 
 
 def _ids(request: Request) -> dict[str, str]:
