@@ -110,7 +110,7 @@ async def test_wrong_epoch_and_offset_ahead_resync(server: Server, http: httpx.A
     cases = [
         ("not-the-epoch", 1, "epoch_changed"),
         (epoch, 5, "offset_ahead"),
-        (epoch, -1, "offset_ahead"),
+        (epoch, -1, "offset_invalid"),
     ]
     for sent_epoch, ahead, reason in cases:  # ahead > 0: past the newest
         offset = newest + ahead if ahead > 0 else ahead
