@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -65,8 +66,16 @@ def serve(
         "log_level": settings.log_level,
     }
     if reload:
-        typer.echo(f"goldpath is starting at {_url(settings.host, settings.port)} (reloading)")
-        uvicorn.run("goldpath.server:create_app", factory=True, reload=True, **options)  # type: ignore[arg-type]
+        where = "" if settings.port == 0 else f" at {_url(settings.host, settings.port)}"
+        typer.echo(f"goldpath is starting{where}, restarting when its code changes")
+        package = str(Path(__file__).resolve().parents[1])
+        uvicorn.run(
+            "goldpath.server:create_app",
+            factory=True,
+            reload=True,
+            reload_dirs=[package],
+            **options,  # type: ignore[arg-type]
+        )
         return
     try:
         application = create_app(settings)
