@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from goldpath.agents import AgentRegistry, builtin_agents
@@ -16,6 +15,7 @@ from goldpath.tools import BUILTIN_TOOLS, Tool
 
 __all__ = [
     "ExecutionEngineFactory",
+    "UserEngineSlot",
     "configure_execution_engine_factory",
     "create_request_scoped_engine",
     "get_execution_engine_factory",
@@ -88,27 +88,47 @@ class ExecutionEngineFactory:
             limits=self._limits,
         )
 
-    @asynccontextmanager
-    async def user_execution_engine(
-        self, context: UserExecutionContext
-    ) -> AsyncIterator[UserExecutionEngine]:
+    def user_execution_engine(self, context: UserExecutionContext) -> UserEngineSlot:
         """``async with factory.user_execution_engine(ctx) as engine:`` holds one user slot.
 
-        Raises `TooManyRunsError` when the user already has the most runs in flight.
+        Entering raises `TooManyRunsError` when the user already has the most runs in
+        flight; leaving always gives the slot back.
         """
-        user_id = context.user_id
+        return UserEngineSlot(self, context)
+
+    def _take_slot(self, user_id: str) -> None:
         taken = self._in_flight.get(user_id, 0)
         if taken >= self._limits.max_runs_per_user:
             raise TooManyRunsError(user_id, self._limits.max_runs_per_user)
         self._in_flight[user_id] = taken + 1
-        try:
-            yield self.create_for_user(context)
-        finally:
-            left = self._in_flight[user_id] - 1
-            if left:
-                self._in_flight[user_id] = left
-            else:
-                del self._in_flight[user_id]
+
+    def _release_slot(self, user_id: str) -> None:
+        left = self._in_flight[user_id] - 1
+        if left:
+            self._in_flight[user_id] = left
+        else:
+            del self._in_flight[user_id]
+
+
+class UserEngineSlot:
+    """One of a user's run slots, held for an ``async with`` block.
+
+    A small class rather than ``@asynccontextmanager``: it is made for every run, and a
+    generator-based one costs several times the memory.
+    """
+
+    __slots__ = ("_context", "_factory")
+
+    def __init__(self, factory: ExecutionEngineFactory, context: UserExecutionContext) -> None:
+        self._factory = factory
+        self._context = context
+
+    async def __aenter__(self) -> UserExecutionEngine:
+        self._factory._take_slot(self._context.user_id)
+        return self._factory.create_for_user(self._context)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._factory._release_slot(self._context.user_id)
 
 
 _factory: ExecutionEngineFactory | None = None

@@ -30,6 +30,8 @@ RunStatus: TypeAlias = Literal["ok", "error", "cancelled", "timeout"]
 
 # One encoder, built once: compact separators, non-JSON tool results shown as text.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+# The same string escaping that encoder uses, for the envelope's fields.
+_string = json.encoder.encode_basestring
 
 
 def utc_timestamp() -> str:
@@ -148,16 +150,21 @@ class Event:
 
     def __post_init__(self) -> None:
         if not self.json:
-            frame = {
-                "type": self.data.type,
-                "offset": self.offset,
-                "run_id": self.run_id,
-                "thread_id": self.thread_id,
-                "agent": self.agent,
-                "ts": self.ts,
-                "data": self.data.to_data(),
-            }
-            object.__setattr__(self, "json", _encode(frame))
+            # Written out rather than built as a dict: this runs once per event, and the
+            # envelope's fields are all strings and an int. Deltas, most events, skip the
+            # encoder's machinery too.
+            data = self.data
+            body = (
+                f'{{"delta":{_string(data.delta)}}}'
+                if isinstance(data, MessageDelta)
+                else _encode(data.to_data())
+            )
+            frame = (
+                f'{{"type":"{data.type}","offset":{self.offset},"run_id":{_string(self.run_id)},'
+                f'"thread_id":{_string(self.thread_id)},"agent":{_string(self.agent)},'
+                f'"ts":{_string(self.ts)},"data":{body}}}'
+            )
+            object.__setattr__(self, "json", frame)
 
     @property
     def type(self) -> str:

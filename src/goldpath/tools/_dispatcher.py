@@ -64,7 +64,7 @@ class ToolDispatcher:
         self._timeout = timeout
         self._calls = 0
 
-    def specs(self) -> list[dict[str, Any]]:
+    def specs(self) -> list[Mapping[str, Any]]:
         """The tools of this run, described for a chat model."""
         return [t.spec() for t in self._tools.values()]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 from goldpath.context import UserExecutionContext
@@ -40,6 +40,12 @@ class Tool:
     takes_context: bool
     timeout: float | None
     _params: tuple[_Parameter, ...]
+    _spec: Mapping[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Built once: every run hands the same description to the model.
+        spec = {"name": self.name, "description": self.description, "parameters": self.parameters}
+        object.__setattr__(self, "_spec", spec)
 
     @classmethod
     def from_function(
@@ -104,9 +110,9 @@ class Tool:
             _params=tuple(checked),
         )
 
-    def spec(self) -> dict[str, Any]:
-        """What a chat model is told about this tool."""
-        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+    def spec(self) -> Mapping[str, Any]:
+        """What a chat model is told about this tool (shared by every run: do not change it)."""
+        return self._spec
 
     def bind(self, arguments: object) -> dict[str, Any]:
         """The keyword arguments for the function; `ArgumentError` says what the model got wrong."""
