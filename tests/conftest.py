@@ -7,6 +7,15 @@ from collections.abc import Iterator
 import pytest
 
 from goldpath.factory import configure_execution_engine_factory
+from tests.openai_server import forbid_remote_model_calls
+
+
+@pytest.fixture(autouse=True)
+def no_remote_model_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any HTTP request a test makes to anything but 127.0.0.1 fails the test: the only
+    model a test may reach is a local test server (STYLE.md: a real call in a test is an
+    error)."""
+    forbid_remote_model_calls(monkeypatch)
 
 
 @pytest.fixture

@@ -261,3 +261,36 @@ def test_unsubscribe_of_a_stranger_is_harmless() -> None:
     subscription = second.subscribe()
     first.unsubscribe(subscription)
     assert second.subscriber_count == 1
+
+
+def test_idle_streams_without_subscribers_are_forgotten() -> None:
+    hub = InMemoryStreamHub(idle_seconds=0.0)
+    watched = hub.for_user("watched")
+    subscription = watched.subscribe()
+    hub.for_user("idle")
+    assert hub.forget_idle() == 1
+    assert hub.stream_count == 1
+    assert hub.for_user("watched") is watched
+    fresh = hub.for_user("idle")
+    assert fresh.latest_offset == 0
+    subscription.close()
+
+
+async def test_a_forgotten_stream_comes_back_with_a_new_epoch() -> None:
+    hub = InMemoryStreamHub(idle_seconds=0.0)
+    old = hub.for_user("u")
+    await old.append("r", "t", "a", "ts", MessageDelta("x"))
+    hub.forget_idle()
+    new = hub.for_user("u")
+    assert new is not old
+    assert new.epoch != old.epoch
+    resync = await new.read_after(old.epoch, 1)
+    assert isinstance(resync, Resync)
+    assert resync.reason == "epoch_changed"
+
+
+def test_streams_in_use_are_kept() -> None:
+    hub = InMemoryStreamHub()  # idle_seconds defaults to history_seconds (600)
+    streams = [hub.for_user(f"u{i}") for i in range(InMemoryStreamHub._FIRST_SWEEP + 1)]
+    assert hub.stream_count == len(streams)  # the sweep ran and kept every fresh stream
+    assert all(hub.for_user(f"u{i}") is s for i, s in enumerate(streams))

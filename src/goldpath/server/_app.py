@@ -137,7 +137,10 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
             if interrupted:
                 logger.warning("%d runs were left running by a previous process", interrupted)
             hub = InMemoryStreamHub(
-                history_events=settings.history_events, history_seconds=settings.history_seconds
+                history_events=settings.history_events,
+                history_seconds=settings.history_seconds,
+                # A stream is forgotten only when no run can still be writing to it.
+                idle_seconds=max(settings.history_seconds, 2 * settings.run_timeout),
             )
             stack.push_async_callback(hub.close)
             chosen = model

@@ -20,6 +20,7 @@ class InMemoryUserStream(UserStream):
 
     __slots__ = (
         "_cap",
+        "_created",
         "_epoch",
         "_events",
         "_max_age",
@@ -34,6 +35,7 @@ class InMemoryUserStream(UserStream):
         self, *, history_events: int, history_seconds: float, history_cap: int, queue_limit: int
     ) -> None:
         self._epoch = uuid.uuid4().hex
+        self._created = time.monotonic()
         self._offset = 0
         self._events: deque[Event] = deque()
         self._times: deque[float] = deque()
@@ -101,11 +103,31 @@ class InMemoryUserStream(UserStream):
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
+    def idle_for(self, now: float) -> float:
+        """Seconds since the newest event, or since the stream was made if it has none."""
+        return now - (self._times[-1] if self._times else self._created)
+
 
 class InMemoryStreamHub(StreamHub):
-    """Each user's stream lives as long as this hub; a new hub (a restart) is a new epoch."""
+    """Each user's stream, kept while it is in use; a new hub (a restart) is a new epoch.
 
-    __slots__ = ("_history_cap", "_history_events", "_history_seconds", "_queue_limit", "_streams")
+    A stream with no subscriber and no event for ``idle_seconds`` is forgotten, so memory
+    follows the users who are active rather than every user ever seen; its user's next
+    event starts a new epoch, and a client resuming the old one is told to resync.
+    ``idle_seconds`` must be longer than any run can stay silent (the run timeout).
+    """
+
+    __slots__ = (
+        "_history_cap",
+        "_history_events",
+        "_history_seconds",
+        "_idle_seconds",
+        "_next_sweep",
+        "_queue_limit",
+        "_streams",
+    )
+
+    _FIRST_SWEEP = 1024
 
     def __init__(
         self,
@@ -114,16 +136,21 @@ class InMemoryStreamHub(StreamHub):
         history_seconds: float = 600.0,
         history_cap: int | None = None,
         queue_limit: int = 1000,
+        idle_seconds: float | None = None,
     ) -> None:
         self._history_events = history_events
         self._history_seconds = history_seconds
         self._history_cap = history_cap if history_cap is not None else history_events * 10
         self._queue_limit = queue_limit
+        self._idle_seconds = idle_seconds if idle_seconds is not None else history_seconds
         self._streams: dict[str, InMemoryUserStream] = {}
+        self._next_sweep = self._FIRST_SWEEP
 
     def for_user(self, user_id: str) -> InMemoryUserStream:
         stream = self._streams.get(user_id)
         if stream is None:
+            if len(self._streams) >= self._next_sweep:
+                self.forget_idle()
             stream = self._streams[user_id] = InMemoryUserStream(
                 history_events=self._history_events,
                 history_seconds=self._history_seconds,
@@ -131,3 +158,24 @@ class InMemoryStreamHub(StreamHub):
                 queue_limit=self._queue_limit,
             )
         return stream
+
+    def forget_idle(self) -> int:
+        """Forget the streams idle past ``idle_seconds`` with no subscriber; how many.
+
+        Runs by itself as the number of streams grows (amortised: the next sweep waits
+        until the count doubles), and may be called on a timer.
+        """
+        now = time.monotonic()
+        idle = [
+            user_id
+            for user_id, stream in self._streams.items()
+            if not stream.subscriber_count and stream.idle_for(now) > self._idle_seconds
+        ]
+        for user_id in idle:
+            del self._streams[user_id]
+        self._next_sweep = max(self._FIRST_SWEEP, 2 * len(self._streams))
+        return len(idle)
+
+    @property
+    def stream_count(self) -> int:
+        return len(self._streams)
