@@ -13,7 +13,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from goldpath.cli import app
-from goldpath.cli._client import ChatSession, EventRenderer
+from goldpath.cli._client import ChatSession
+from goldpath.cli._render import EventRenderer
 from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.e2e

@@ -12,12 +12,10 @@ from rich.console import Console
 from goldpath.cli._client import (
     ChatClientError,
     ChatSession,
-    EventRenderer,
     _Run,
-    describe,
-    milliseconds,
     websocket_url,
 )
+from goldpath.cli._render import EventRenderer, describe, milliseconds
 
 pytestmark = pytest.mark.unit
 

@@ -71,7 +71,8 @@ def chat(
     """Chat with a goldpath server: every step of each run is shown as it happens."""
     from rich.console import Console
 
-    from goldpath.cli._client import ChatClientError, ChatSession, EventRenderer
+    from goldpath.cli._client import ChatClientError, ChatSession
+    from goldpath.cli._render import EventRenderer
 
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)

@@ -6,8 +6,7 @@ and follows each run to its ``agent_completed``. When the socket drops mid-run i
 and sends ``resume`` with the last epoch and offset it saw; events it already has are
 skipped by offset, and a ``resync`` answer makes it reload the run over HTTP.
 
-`EventRenderer` turns frames into readable lines on a rich console; it holds no protocol
-state, so each event type can be tested from a frame alone.
+Frames are shown by `goldpath.cli._render.EventRenderer`.
 """
 
 from __future__ import annotations
@@ -24,15 +23,15 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from rich.console import Console
 from rich.text import Text
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
+from goldpath.cli._render import EventRenderer, frame_data
 from goldpath.errors import GoldpathError
 
-__all__ = ["ChatClientError", "ChatSession", "EventRenderer", "RunOutcome", "websocket_url"]
+__all__ = ["ChatClientError", "ChatOutcome", "ChatSession", "websocket_url"]
 
 EVENT_TYPES = frozenset(
     {
@@ -44,17 +43,6 @@ EVENT_TYPES = frozenset(
         "agent_completed",
     }
 )
-_HINTS = {
-    "rate_limited": "rate limited: too many messages or runs at once; wait a moment and retry",
-    "too_large": "message too large: shorten it and send it again",
-    "unauthorized": "not authorised: log in again",
-    "not_found": "not found: no such run or thread for this account",
-    "conflict": "conflict: that run has already finished",
-    "bad_request": "the server did not accept the frame",
-    "internal": "the server failed; see its log",
-}
-_STATUS_STYLE = {"ok": "green", "cancelled": "yellow"}
-_RESULT_CHARS = 200
 _RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -75,89 +63,8 @@ def websocket_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
 
 
-def milliseconds(value: object) -> str:
-    """``0.1 ms`` under ten milliseconds, ``12 ms`` above."""
-    number = float(value) if isinstance(value, int | float) else 0.0
-    return f"{number:.1f} ms" if number < 10 else f"{number:.0f} ms"
-
-
-def _shown(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= _RESULT_CHARS else text[: _RESULT_CHARS - 1] + "…"
-
-
-class EventRenderer:
-    """Writes frames to a console as they arrive; the answer streams inline, delta by delta."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self._answering = False
-
-    def render(self, frame: Mapping[str, Any]) -> None:
-        if frame.get("type") == "message_delta":
-            delta = _data(frame).get("delta")
-            self.console.print(Text(str(delta or "")), end="", soft_wrap=True)
-            self._answering = True
-            return
-        line = describe(frame)
-        if line is not None:
-            self.line(line)
-
-    def line(self, text: Text) -> None:
-        """A line of its own, after ending the answer being streamed, if any."""
-        if self._answering:
-            self.console.print()
-            self._answering = False
-        self.console.print(text, soft_wrap=True)
-
-    def note(self, message: str) -> None:
-        self.line(Text(message, style="dim"))
-
-
-def _data(frame: Mapping[str, Any]) -> Mapping[str, Any]:
-    data = frame.get("data")
-    return data if isinstance(data, Mapping) else {}
-
-
-def describe(frame: Mapping[str, Any]) -> Text | None:
-    """The line shown for one frame (``None`` for frames shown as nothing or inline)."""
-    kind = frame.get("type")
-    data = _data(frame)
-    if kind == "agent_started":
-        return Text.assemble(("▶ started", "bold cyan"), (f" {frame.get('agent', '')}", "dim"))
-    if kind == "agent_thinking":
-        return Text(f"… thinking: {data.get('thought', '')}", style="dim")
-    if kind == "tool_executing":
-        args = json.dumps(data.get("args", {}), ensure_ascii=False, default=str)
-        return Text.assemble(("⚙ ", "yellow"), (str(data.get("tool", "")), "bold"), f" {args}")
-    if kind == "tool_completed":
-        took = f" ({milliseconds(data.get('duration_ms'))})"
-        tool = str(data.get("tool", ""))
-        if data.get("ok"):
-            result = _shown(data.get("result"))
-            return Text.assemble(("✓ ", "green"), (tool, "bold"), f" → {result}", (took, "dim"))
-        error = _shown(data.get("error") or "failed")
-        return Text.assemble(("✗ ", "red"), (tool, "bold"), (f" error: {error}", "red"), took)
-    if kind == "agent_completed":
-        status = str(data.get("status", "?"))
-        text = Text(f"■ completed {status}", style=f"bold {_STATUS_STYLE.get(status, 'red')}")
-        text.append(f" ({milliseconds(data.get('duration_ms'))})", style="dim")
-        if data.get("error"):
-            text.append(f": {data['error']}", style="red")
-        return text
-    if kind == "error":
-        code = str(frame.get("code", "internal"))
-        hint = _HINTS.get(code, code)
-        return Text(f"✗ {hint} ({code}: {frame.get('message', '')})", style="red")
-    if kind == "resumed":
-        return Text(f"↻ reconnected: {frame.get('replayed', 0)} missed event(s) replayed", "dim")
-    if kind == "resync":
-        return Text(f"↻ reconnected, history lost ({frame.get('reason', '')})", style="dim")
-    return None  # ready, run_accepted, pong, deltas, and frames of later protocol versions
-
-
 @dataclass(slots=True)
-class RunOutcome:
+class ChatOutcome:
     """How a run ended: an ``agent_completed`` status, or ``rejected`` when it never began."""
 
     status: str
@@ -328,7 +235,7 @@ class ChatSession:
             return ws
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def chat(self, message: str, thread_id: str | None = None) -> RunOutcome:
+    async def chat(self, message: str, thread_id: str | None = None) -> ChatOutcome:
         """Send one message and show its run until ``agent_completed``."""
         ws = self._ws
         if ws is None or ws.state is not State.OPEN:
@@ -371,7 +278,7 @@ class ChatSession:
                 raise ChatClientError(
                     f"stopped waiting for run {run.run_id}; it may still be running on the server"
                 ) from None
-        return RunOutcome(status=run.status, thread_id=run.thread_id, run_id=run.run_id)
+        return ChatOutcome(status=run.status, thread_id=run.thread_id, run_id=run.run_id)
 
     async def _handle(self, frame: Mapping[str, Any], run: _Run) -> None:
         kind = frame.get("type")
@@ -381,7 +288,7 @@ class ChatSession:
                 if offset <= self._offset:
                     return  # seen before the reconnect: replayed again, shown once
                 self._offset = offset
-            started = _data(frame).get("message") == run.message
+            started = frame_data(frame).get("message") == run.message
             if run.run_id is None and kind == "agent_started" and started:
                 run.run_id = frame.get("run_id")  # its run_accepted was lost with the socket
             if frame.get("run_id") != run.run_id:
@@ -389,7 +296,7 @@ class ChatSession:
             run.thread_id = frame.get("thread_id", run.thread_id)
             self.renderer.render(frame)
             if kind == "agent_completed":
-                run.status = str(_data(frame).get("status", "error"))
+                run.status = str(frame_data(frame).get("status", "error"))
         elif kind == "run_accepted" and frame.get("client_msg_id") == run.client_msg_id:
             run.run_id, run.thread_id = frame.get("run_id"), frame.get("thread_id")
             if run.cancel_requested:
