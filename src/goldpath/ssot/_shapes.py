@@ -17,6 +17,7 @@ parameters. The canonical classes themselves and classes that subclass a canonic
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 from goldpath.ssot._rules import Role, Rules
@@ -50,31 +51,41 @@ def duplicate_role(node: ast.ClassDef, rules: Rules) -> tuple[Role, str] | None:
 
 def class_shape(node: ast.ClassDef) -> str:
     """ "engine", "factory", "emitter" or "" for a class, by the heuristics above."""
-    methods: dict[str, bool] = {}
-    attrs: set[str] = set()
-    for item in node.body:
-        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-            methods[item.name] = isinstance(item, ast.AsyncFunctionDef)
-            attrs.update(_self_attrs(item))
-            if item.name == "__init__":
-                attrs.update(a.arg for a in [*item.args.args, *item.args.kwonlyargs])
-        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-            attrs.add(item.target.id)
-        elif isinstance(item, ast.Assign):
-            attrs.update(t.id for t in item.targets if isinstance(t, ast.Name))
+    methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {
+        item.name: item
+        for item in node.body
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
     emitting = any(m in EMIT_METHODS or m.startswith(EMIT_PREFIXES) for m in methods)
+    runs = any(isinstance(methods.get(m), ast.AsyncFunctionDef) for m in RUN_METHODS)
+    if FACTORY_METHODS & methods.keys() and not runs:
+        return "factory"
+    if not (emitting or runs):
+        return ""  # most classes stop here, before the costly attribute walk
+    attrs = _attributes(node, methods.values())
     has_user = bool(attrs & USER_ATTRS)
-    if (
-        any(methods.get(m) for m in RUN_METHODS)
-        and has_user
-        and (emitting or attrs & EMITTER_ATTRS)
-    ):
+    if runs and has_user and (emitting or attrs & EMITTER_ATTRS):
         return "engine"
     if FACTORY_METHODS & methods.keys():
         return "factory"
-    if emitting and has_user:
-        return "emitter"
-    return ""
+    return "emitter" if emitting and has_user else ""
+
+
+def _attributes(
+    node: ast.ClassDef, methods: Iterable[ast.FunctionDef | ast.AsyncFunctionDef]
+) -> set[str]:
+    """Class-level names, `self.<name>` assignments, and `__init__` parameters."""
+    attrs: set[str] = set()
+    for item in node.body:
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+            attrs.add(item.target.id)
+        elif isinstance(item, ast.Assign):
+            attrs.update(t.id for t in item.targets if isinstance(t, ast.Name))
+    for method in methods:
+        attrs.update(_self_attrs(method))
+        if method.name == "__init__":
+            attrs.update(a.arg for a in [*method.args.args, *method.args.kwonlyargs])
+    return attrs
 
 
 def _self_attrs(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:

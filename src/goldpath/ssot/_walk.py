@@ -48,19 +48,22 @@ class Scan:
         return self.callees.search(text) is not None
 
 
-def statements(
-    body: list[ast.stmt], classes: tuple[str, ...] = ()
-) -> Iterator[tuple[ast.stmt, tuple[str, ...]]]:
-    """Every statement, nested ones included, with the names of the classes around it."""
-    for stmt in body:
+def statements(body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, tuple[str, ...]]]:
+    """Every statement in document order, nested ones included, with the classes around it."""
+    stack: list[tuple[Iterator[ast.stmt], tuple[str, ...]]] = [(iter(body), ())]
+    while stack:
+        items, classes = stack[-1]
+        stmt = next(items, None)
+        if stmt is None:
+            stack.pop()
+            continue
         yield stmt, classes
         inner = (*classes, stmt.name) if isinstance(stmt, ast.ClassDef) else classes
-        for name in ("body", "orelse", "finalbody"):
-            nested = getattr(stmt, name, None)
-            if isinstance(nested, list):
-                yield from statements(nested, inner)
-        for holder in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
-            yield from statements(holder.body, inner)
+        nested = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
+        nested += [h.body for h in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]]
+        for block in reversed(nested):
+            if isinstance(block, list) and block:
+                stack.append((iter(block), inner))
 
 
 def calls(stmt: ast.stmt) -> Iterator[ast.Call]:
