@@ -1,8 +1,8 @@
 """`check_tree`: scan every file of a tree, in parallel when there are enough of them.
 
-A process pool pays for itself only past a few hundred files (start-up and pickling cost
-about as much as scanning ~200 small files on the benchmark machine, see
-docs/benchmarks.md), so smaller trees, and machines with one CPU, are scanned serially.
+A process pool pays for itself only past a hundred files or so (on the 2-CPU benchmark
+machine it is about even at 100 files and ~1.5x faster at 200-800, see docs/benchmarks.md),
+so smaller trees, and machines with one CPU, are scanned serially.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from goldpath.ssot._rules import Rules
 from goldpath.ssot._scanner import scan_file
 from goldpath.ssot._walk import Scan
 
-POOL_THRESHOLD = 400
+POOL_THRESHOLD = 200
 CHUNK = 64
 
 
