@@ -1,8 +1,8 @@
 """`check_tree`: scan every file of a tree, in parallel when there are enough of them.
 
 A process pool pays for itself only past a hundred files or so (on the 2-CPU benchmark
-machine it is about even at 100 files and ~1.5x faster at 200-800, see docs/benchmarks.md),
-so smaller trees, and machines with one CPU, are scanned serially.
+machine, when quiet, it is about even at 100 files and ~1.5x faster at 200-800; see
+docs/benchmarks.md), so smaller trees, and machines with one CPU, are scanned serially.
 """
 
 from __future__ import annotations
