@@ -358,3 +358,47 @@ def test_import_sharing_a_line_is_reported_and_untouched() -> None:
     assert reports == [
         "1: `from goldpath.compat import ...` shares its line; put it on its own line"
     ]
+
+
+def test_new_name_taken_by_something_else_keeps_the_old_name_as_alias() -> None:
+    code, _ = migrate(
+        """
+        from other import UserExecutionEngine
+        from goldpath.compat import ExecutionEngine
+
+        engines = (UserExecutionEngine, ExecutionEngine)
+        """
+    )
+    assert code == expect(
+        """
+        from other import UserExecutionEngine
+        from goldpath import UserExecutionEngine as ExecutionEngine
+
+        engines = (UserExecutionEngine, ExecutionEngine)
+        """
+    )
+
+
+def test_new_name_bound_in_an_enclosing_scope_keeps_the_old_name_as_alias() -> None:
+    code, _ = migrate(
+        """
+        class UserExecutionEngine: ...
+
+
+        def f():
+            from goldpath.compat import ExecutionEngine
+
+            return ExecutionEngine, UserExecutionEngine
+        """
+    )
+    assert code == expect(
+        """
+        class UserExecutionEngine: ...
+
+
+        def f():
+            from goldpath import UserExecutionEngine as ExecutionEngine
+
+            return ExecutionEngine, UserExecutionEngine
+        """
+    )

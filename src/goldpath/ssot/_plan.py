@@ -247,7 +247,7 @@ class Planner(cst.CSTVisitor):
             local = alias.evaluated_alias or _dotted(alias.name)
             asname = alias.evaluated_alias
             if asname is None and new_name != local:
-                if scope is not None and self._can_rename(scope, node, local, new_name):
+                if scope is not None and self._can_rename(scope, node, local, target):
                     self._rename(scope, node, local, new_name)
                 else:
                     asname = local
@@ -255,11 +255,17 @@ class Planner(cst.CSTVisitor):
                 asname = None
             self.plan.moves[alias] = AliasMove(new_module, new_name, asname)
 
-    def _can_rename(self, scope: Scope, node: cst.ImportFrom, local: str, new: str) -> bool:
+    def _can_rename(self, scope: Scope, node: cst.ImportFrom, local: str, target: str) -> bool:
+        """Renaming is safe when `local` has no other binding and the new name, where it is
+        already visible, is only ever an import of the same target."""
         own = scope.assignments[local]
         if any(not (isinstance(a, ImportAssignment) and a.node is node) for a in own):
             return False
-        return all(isinstance(a, ImportAssignment) for a in scope.assignments[new])
+        new = target.rpartition(".")[2]
+        visible = scope[new]
+        if not all(isinstance(a, ImportAssignment) for a in visible):
+            return False
+        return {q.name for q in scope.get_qualified_names_for(new)} <= {target}
 
     def _rename(self, scope: Scope, node: cst.ImportFrom, local: str, new: str) -> None:
         pattern = re.compile(rf"(?<![\w.]){re.escape(local)}\b")
