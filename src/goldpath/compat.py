@@ -22,7 +22,7 @@ from typing import Any
 import goldpath
 from goldpath.agents import AgentRegistry
 from goldpath.context import UserExecutionContext as _Context
-from goldpath.engine import SilentSink, legacy_engine
+from goldpath.engine import SilentSink
 from goldpath.engine import UserExecutionEngine as _Engine
 from goldpath.events import Emitter
 from goldpath.factory import get_execution_engine_factory
@@ -60,7 +60,7 @@ class ExecutionEngine(metaclass=_RedirectMeta):
             "await goldpath.UserExecutionEngine.create_from_legacy(registry, websocket_bridge, "
             "user_context), or better factory.user_execution_engine(ctx)",
         )
-        return legacy_engine(registry, websocket_bridge, user_context)
+        return _Engine._for_legacy(registry, websocket_bridge, user_context)
 
 
 class AgentWebSocketBridge:

@@ -31,7 +31,6 @@ __all__ = [
     "RunOutcome",
     "SilentSink",
     "UserExecutionEngine",
-    "legacy_engine",
     "set_process_defaults",
 ]
 
@@ -139,7 +138,59 @@ class UserExecutionEngine:
         process-wide factory, and without a context either, events go nowhere. New code
         should use ``factory.user_execution_engine(ctx)``.
         """
-        return legacy_engine(registry, websocket_bridge, user_context)
+        return cls._for_legacy(registry, websocket_bridge, user_context)
+
+    @classmethod
+    def _for_legacy(
+        cls,
+        registry: AgentRegistry,
+        websocket_bridge: Emitter | None,
+        user_context: UserExecutionContext | None,
+    ) -> UserExecutionEngine:
+        """`create_from_legacy`, callable without awaiting (for `goldpath.compat`).
+
+        Model, tools and limits come from the process-wide factory when one is configured,
+        else the defaults.
+
+        Raises `ConfigurationError` when the bridge belongs to another user than the context,
+        which would write one user's run to another's stream.
+        """
+        if websocket_bridge is not None and user_context is not None:
+            bridge_user = websocket_bridge.context.user_id
+            if bridge_user != user_context.user_id:
+                raise ConfigurationError(
+                    f"the websocket bridge belongs to user {bridge_user!r} but the context to "
+                    f"{user_context.user_id!r}; make the bridge for the context's user"
+                )
+        context = user_context
+        if context is None:
+            context = (
+                websocket_bridge.context
+                if websocket_bridge is not None
+                else UserExecutionContext.create("anonymous", "legacy")
+            )
+        defaults = _process_defaults
+        sink: EventSink
+        if websocket_bridge is not None:
+            sink = websocket_bridge.sink
+        elif user_context is None:
+            sink = SilentSink()
+        elif defaults is not None:
+            sink = defaults.streams.for_user(context.user_id)
+        else:
+            raise ConfigurationError(
+                f"no websocket bridge was given for user {context.user_id!r} and no process-wide "
+                "factory is configured to find the user's stream; call "
+                "goldpath.configure_execution_engine_factory(...) at start-up, or pass the bridge"
+            )
+        return cls(
+            context,
+            sink=sink,
+            model=defaults.model if defaults is not None else OfflineModel(),
+            agents=registry,
+            tools=defaults.tools if defaults is not None else {t.name: t for t in BUILTIN_TOOLS},
+            limits=defaults.limits if defaults is not None else RunLimits(),
+        )
 
     def emitter(self, agent: str) -> Emitter:
         """The emitter of this engine's run, speaking for ``agent``."""
@@ -231,55 +282,6 @@ class UserExecutionEngine:
 
 
 _process_defaults: EngineDefaults | None = None
-
-
-def legacy_engine(
-    registry: AgentRegistry,
-    websocket_bridge: Emitter | None,
-    user_context: UserExecutionContext | None,
-) -> UserExecutionEngine:
-    """The engine the legacy API asks for; model, tools and limits come from the
-    process-wide factory when one is configured, else the defaults.
-
-    Raises `ConfigurationError` when the bridge belongs to another user than the context,
-    which would write one user's run to another's stream.
-    """
-    if websocket_bridge is not None and user_context is not None:
-        bridge_user = websocket_bridge.context.user_id
-        if bridge_user != user_context.user_id:
-            raise ConfigurationError(
-                f"the websocket bridge belongs to user {bridge_user!r} but the context to "
-                f"{user_context.user_id!r}; make the bridge for the context's user"
-            )
-    context = user_context
-    if context is None:
-        context = (
-            websocket_bridge.context
-            if websocket_bridge is not None
-            else UserExecutionContext.create("anonymous", "legacy")
-        )
-    defaults = _process_defaults
-    sink: EventSink
-    if websocket_bridge is not None:
-        sink = websocket_bridge.sink
-    elif user_context is None:
-        sink = SilentSink()
-    elif defaults is not None:
-        sink = defaults.streams.for_user(context.user_id)
-    else:
-        raise ConfigurationError(
-            f"no websocket bridge was given for user {context.user_id!r} and no process-wide "
-            "factory is configured to find the user's stream; call "
-            "goldpath.configure_execution_engine_factory(...) at start-up, or pass the bridge"
-        )
-    return UserExecutionEngine(
-        context,
-        sink=sink,
-        model=defaults.model if defaults is not None else OfflineModel(),
-        agents=registry,
-        tools=defaults.tools if defaults is not None else {t.name: t for t in BUILTIN_TOOLS},
-        limits=defaults.limits if defaults is not None else RunLimits(),
-    )
 
 
 def set_process_defaults(defaults: EngineDefaults | None) -> None:
