@@ -212,7 +212,7 @@ class UserExecutionEngine:
         """
         context, limits = self._context, self._limits
         instance = self._agents.create(agent) if isinstance(agent, str) else agent
-        emitter = Emitter(context, self._sink, instance.name)
+        emitter = self.emitter(instance.name)
         tools = ToolDispatcher(
             context,
             self._tools,
