@@ -178,6 +178,28 @@ async def test_start_run_is_one_transaction(store: Store) -> None:
     assert [m.text for m in await store.list_messages(ann, thread_id)] == ["first"]
 
 
+async def test_start_chat_makes_the_thread_or_reads_its_recent_history(store: Store) -> None:
+    ann = (await store.create_user("ann", "hash")).user_id
+    bob = (await store.create_user("bob", "hash")).user_id
+    run, message, earlier = await store.start_chat(
+        ann, "thr_new", "run_1", "supervisor", "  Plan a\ntrip ", new_thread=True, history=2
+    )
+    assert (run.thread_id, message.thread_id, earlier) == ("thr_new", "thr_new", [])
+    thread = await store.get_thread(ann, "thr_new")
+    assert (thread.title, thread.created_at) == ("Plan a trip", run.created_at)
+    await store.finish_run(ann, "run_1", "ok", "answer 1", None)
+    await store.start_run(ann, "thr_new", "run_2", "supervisor", "second")
+    _, _, earlier = await store.start_chat(
+        ann, "thr_new", "run_3", "supervisor", "third", history=2
+    )
+    assert [(m.role, m.text) for m in earlier] == [("assistant", "answer 1"), ("user", "second")]
+    with pytest.raises(NotFoundError, match="thread 'thr_new' not found"):
+        await store.start_chat(bob, "thr_new", "run_4", "supervisor", "mine?", history=2)
+    with pytest.raises(NotFoundError, match="user 'usr_gone' not found"):
+        await store.start_chat("usr_gone", "thr_x", "run_5", "supervisor", "hi", new_thread=True)
+    assert [r.run_id for r in [await store.get_run(ann, "run_3")]] == ["run_3"]
+
+
 @pytest.mark.parametrize(
     ("status", "text", "error"),
     [("ok", "the answer", None), ("cancelled", "a partial ans", None), ("error", None, "boom")],

@@ -32,7 +32,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 def upgrade_to_head(connection: Connection) -> None:
     """Bring the schema to head, or refuse a revision this code does not know.
 
-    Runs inside the caller's transaction (via ``AsyncConnection.run_sync``), so a failed
+    Runs inside the caller's transaction (the store runs it as one transaction), so a failed
     upgrade leaves the database as it was wherever DDL is transactional.
     """
     if connection.dialect.name == "postgresql":

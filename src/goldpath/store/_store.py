@@ -1,26 +1,27 @@
 """The store: users, threads, messages and runs, every query scoped by owner.
 
 Someone else's thread or run is reported exactly like a missing one, so an id leaks
-nothing. Each method is one short transaction; on SQLite, writes take the write lock
-at ``BEGIN`` so that concurrent writers queue instead of failing.
+nothing. Each method is one short transaction, written as a plain function of a
+`Connection` and run by `_database` (on SQLite, whole on a store thread); writes take
+SQLite's write lock at ``BEGIN`` so that concurrent writers queue instead of failing.
+The statements of the chat path are built once; SQLAlchemy caches their compiled form.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import Row, bindparam, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from goldpath.context import new_id
 from goldpath.errors import ConflictError, NotFoundError, StoreError
 
-from ._engine import Backend, create_engine, normalise_url, writer
+from ._database import SQLITE_READERS, AsyncDatabase, Database, ThreadedSQLite
+from ._engine import Backend, create_postgresql_engine, create_sqlite_engine, normalise_url
 from ._migrate import upgrade_to_head
 from ._records import (
     FINAL_STATUSES,
@@ -38,6 +39,7 @@ DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def _utc_now() -> datetime:
@@ -55,18 +57,13 @@ def title_from_message(message: str) -> str | None:
 
 
 class Store:
-    """Owner-scoped persistence on SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+    """Owner-scoped persistence on SQLite (sqlite3, in threads) or PostgreSQL (asyncpg)."""
 
     backend: Backend
 
-    def __init__(self, engine: AsyncEngine, backend: Backend, url: str, clock: Clock) -> None:
+    def __init__(self, database: Database, backend: Backend, url: str, clock: Clock) -> None:
         """Use `Store.open`, which also migrates the schema."""
-        self._engine = engine
-        self._writer = writer(engine)
-        # SQLite has one write lock per file, and a writer that finds it taken sleeps in
-        # steps of up to 100 ms. Queueing this process's writers here wakes the next one
-        # the moment the lock is free (measured in bench/server_load.py).
-        self._sqlite_writes = asyncio.Lock() if backend == "sqlite" else None
+        self._database = database
         self.backend = backend
         self._url = url
         self._now = clock
@@ -75,41 +72,51 @@ class Store:
     async def open(cls, url: str, *, clock: Clock = _utc_now) -> Store:
         """Connect and upgrade the schema to head; `clock` lets tests pin timestamps."""
         parsed, backend = normalise_url(url)
-        engine = create_engine(parsed, backend)
-        store = cls(engine, backend, parsed.render_as_string(hide_password=True), clock)
+        database: Database
+        if backend == "sqlite":
+            database = ThreadedSQLite(create_sqlite_engine(parsed, SQLITE_READERS + 1))
+        else:
+            database = AsyncDatabase(create_postgresql_engine(parsed))
+        store = cls(database, backend, parsed.render_as_string(hide_password=True), clock)
         try:
-            async with store._transaction("upgrade the schema", write=True) as conn:
-                await conn.run_sync(upgrade_to_head)
+            await store._run("upgrade the schema", upgrade_to_head, write=True)
         except BaseException:
-            await engine.dispose()
+            await database.close()
             raise
         return store
 
     async def close(self) -> None:
         """Close every pooled connection."""
-        await self._engine.dispose()
+        await self._database.close()
 
     async def ping(self) -> None:
         """Run ``SELECT 1``; raises `StoreError` saying why the database is unusable."""
-        async with self._transaction("answer a ping", write=False) as conn:
-            await conn.execute(text("SELECT 1"))
+
+        def ping(conn: Connection) -> None:
+            conn.execute(text("SELECT 1"))
+
+        await self._run("answer a ping", ping, write=False)
 
     # users
 
     async def create_user(self, username: str, password_hash: str) -> UserRecord:
         """Usernames are unique regardless of case: 'Ann' and 'ann' are one account."""
         record = UserRecord(new_id("usr"), username, password_hash, self._now())
+
+        def create(conn: Connection) -> None:
+            conn.execute(
+                users.insert(),
+                {
+                    "user_id": record.user_id,
+                    "username": username,
+                    "username_key": username.casefold(),
+                    "password_hash": password_hash,
+                    "created_at": record.created_at,
+                },
+            )
+
         try:
-            async with self._transaction("create a user", write=True) as conn:
-                await conn.execute(
-                    users.insert().values(
-                        user_id=record.user_id,
-                        username=username,
-                        username_key=username.casefold(),
-                        password_hash=password_hash,
-                        created_at=record.created_at,
-                    )
-                )
+            await self._run("create a user", create, write=True)
         except IntegrityError as exc:
             raise ConflictError(f"username {username!r} is taken; choose another username") from exc
         return record
@@ -117,13 +124,20 @@ class Store:
     async def get_user_by_username(self, username: str) -> UserRecord | None:
         """Look a user up ignoring case, as at registration."""
         query = select(users).where(users.c.username_key == username.casefold())
-        async with self._transaction("find a user", write=False) as conn:
-            row = (await conn.execute(query)).first()
+
+        def find(conn: Connection) -> Row[Any] | None:
+            return conn.execute(query).first()
+
+        row = await self._run("find a user", find, write=False)
         return None if row is None else _user(row)
 
     async def get_user(self, user_id: str) -> UserRecord | None:
-        async with self._transaction("find a user", write=False) as conn:
-            row = (await conn.execute(select(users).where(users.c.user_id == user_id))).first()
+        query = select(users).where(users.c.user_id == user_id)
+
+        def find(conn: Connection) -> Row[Any] | None:
+            return conn.execute(query).first()
+
+        row = await self._run("find a user", find, write=False)
         return None if row is None else _user(row)
 
     # threads and messages
@@ -131,21 +145,11 @@ class Store:
     async def create_thread(self, owner_id: str, title: str = DEFAULT_TITLE) -> ThreadRecord:
         now = self._now()
         record = ThreadRecord(new_id("thr"), owner_id, title, now, now)
-        try:
-            async with self._transaction("create a thread", write=True) as conn:
-                await conn.execute(
-                    threads.insert().values(
-                        thread_id=record.thread_id,
-                        owner_id=owner_id,
-                        title=title,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-        except IntegrityError as exc:
-            raise NotFoundError(
-                f"user {owner_id!r} not found; create the user before their threads"
-            ) from exc
+
+        def create(conn: Connection) -> None:
+            _insert_thread(conn, record)
+
+        await self._run("create a thread", create, write=True)
         return record
 
     async def list_threads(self, owner_id: str, limit: int = 100) -> list[ThreadRecord]:
@@ -158,13 +162,17 @@ class Store:
             .order_by(threads.c.updated_at.desc(), threads.c.thread_id.desc())
             .limit(limit)
         )
-        async with self._transaction("list threads", write=False) as conn:
-            rows = (await conn.execute(query)).all()
-        return [_thread(row) for row in rows]
+
+        def list_(conn: Connection) -> list[ThreadRecord]:
+            return [_thread(row) for row in conn.execute(query)]
+
+        return await self._run("list threads", list_, write=False)
 
     async def get_thread(self, owner_id: str, thread_id: str) -> ThreadRecord:
-        async with self._transaction("read a thread", write=False) as conn:
-            return _thread(await _owned_thread(conn, owner_id, thread_id))
+        def read(conn: Connection) -> ThreadRecord:
+            return _thread(_owned_thread(conn, owner_id, thread_id))
+
+        return await self._run("read a thread", read, write=False)
 
     async def list_messages(self, owner_id: str, thread_id: str) -> list[MessageRecord]:
         """Oldest first; messages saved in the same microsecond keep their insert order."""
@@ -173,10 +181,12 @@ class Store:
             .where(messages.c.thread_id == thread_id)
             .order_by(messages.c.created_at, messages.c.seq)
         )
-        async with self._transaction("list messages", write=False) as conn:
-            await _owned_thread(conn, owner_id, thread_id)
-            rows = (await conn.execute(query)).all()
-        return [_message(row) for row in rows]
+
+        def list_(conn: Connection) -> list[MessageRecord]:
+            _owned_thread(conn, owner_id, thread_id)
+            return [_message(row) for row in conn.execute(query)]
+
+        return await self._run("list messages", list_, write=False)
 
     async def add_message(
         self, owner_id: str, thread_id: str, role: str, text: str, run_id: str | None = None
@@ -186,10 +196,13 @@ class Store:
             raise ValueError(f"role {role!r} is not one of {sorted(ROLES)}")
         now = self._now()
         record = MessageRecord(new_id("msg"), thread_id, cast(Role, role), text, run_id, now)
-        async with self._transaction("save a message", write=True) as conn:
-            await _owned_thread(conn, owner_id, thread_id)
-            await _insert_message(conn, record)
-            await _touch_thread(conn, thread_id, now)
+
+        def add(conn: Connection) -> None:
+            _owned_thread(conn, owner_id, thread_id)
+            _insert_message(conn, record)
+            _touch_thread(conn, thread_id, now)
+
+        await self._run("save a message", add, write=True)
         return record
 
     # runs
@@ -201,36 +214,63 @@ class Store:
 
         A thread that still has the default title takes its title from this message.
         """
-        if not run_id or len(run_id) > ID_LENGTH:
-            raise ValueError(f"run_id {run_id!r} must be 1 to {ID_LENGTH} characters")
-        now = self._now()
-        run = RunRecord(run_id, thread_id, owner_id, agent, "running", now, None, None, None)
-        user_message = MessageRecord(new_id("msg"), thread_id, "user", message, run_id, now)
-        try:
-            async with self._transaction("start a run", write=True) as conn:
-                thread = await _owned_thread(conn, owner_id, thread_id)
-                await conn.execute(
-                    runs.insert().values(
-                        run_id=run_id,
-                        thread_id=thread_id,
-                        owner_id=owner_id,
-                        agent=agent,
-                        status="running",
-                        created_at=now,
-                    )
-                )
-                await _insert_message(conn, user_message)
-                title = title_from_message(message) if thread.title == DEFAULT_TITLE else None
-                await _touch_thread(conn, thread_id, now, title)
-        except IntegrityError as exc:
-            raise ConflictError(
-                f"run {run_id!r} exists already; start every run with a new id"
-            ) from exc
+        run, user_message, _ = await self.start_chat(owner_id, thread_id, run_id, agent, message)
         return run, user_message
 
+    async def start_chat(
+        self,
+        owner_id: str,
+        thread_id: str,
+        run_id: str,
+        agent: str,
+        message: str,
+        *,
+        new_thread: bool = False,
+        history: int = 0,
+    ) -> tuple[RunRecord, MessageRecord, list[MessageRecord]]:
+        """`start_run` for a chat message, with what comes before it, in the same transaction.
+
+        ``new_thread`` makes the thread ``thread_id`` (an id from ``new_id("thr")``), titled
+        from the message; otherwise the thread must be the owner's (`NotFoundError`). Also
+        returns the thread's last ``history`` messages before this one, oldest first.
+        """
+        if not run_id or len(run_id) > ID_LENGTH:
+            raise ValueError(f"run_id {run_id!r} must be 1 to {ID_LENGTH} characters")
+        if history < 0:
+            raise ValueError(f"history must be at least 0, not {history}")
+        now = self._now()
+        title = title_from_message(message) or DEFAULT_TITLE
+        thread = ThreadRecord(thread_id, owner_id, title, now, now) if new_thread else None
+        run = RunRecord(run_id, thread_id, owner_id, agent, "running", now, None, None, None)
+        user_message = MessageRecord(new_id("msg"), thread_id, "user", message, run_id, now)
+
+        def start(conn: Connection) -> list[MessageRecord]:
+            earlier: list[MessageRecord] = []
+            if thread is not None:
+                _insert_thread(conn, thread)
+            else:
+                owned = _owned_thread(conn, owner_id, thread_id)
+                if history:
+                    query = {"b_thread_id": thread_id, "limit": history}
+                    earlier = [_message(row) for row in conn.execute(_RECENT_MESSAGES, query)]
+                    earlier.reverse()
+                _touch_thread(conn, thread_id, now, title if owned.title == DEFAULT_TITLE else None)
+            try:
+                conn.execute(_INSERT_RUN, _run_values(run))
+            except IntegrityError as exc:
+                raise ConflictError(
+                    f"run {run_id!r} exists already; start every run with a new id"
+                ) from exc
+            _insert_message(conn, user_message)
+            return earlier
+
+        return run, user_message, await self._run("start a run", start, write=True)
+
     async def get_run(self, owner_id: str, run_id: str) -> RunRecord:
-        async with self._transaction("read a run", write=False) as conn:
-            return _run(await _owned_run(conn, owner_id, run_id))
+        def read(conn: Connection) -> RunRecord:
+            return _run(_owned_run(conn, owner_id, run_id))
+
+        return await self._run("read a run", read, write=False)
 
     async def finish_run(
         self,
@@ -248,17 +288,19 @@ class Store:
         if status not in FINAL_STATUSES:
             raise ValueError(f"status {status!r} is not a final status: {sorted(FINAL_STATUSES)}")
         now = self._now()
-        change = (
-            update(runs)
-            .where(runs.c.run_id == run_id, runs.c.owner_id == owner_id)
-            .where(runs.c.status == "running")
-            .values(status=status, finished_at=now, result_text=text, error=error)
-            .returning(*runs.c)
-        )
-        async with self._transaction("finish a run", write=True) as conn:
-            row = (await conn.execute(change)).first()
+        change = {
+            "b_run_id": run_id,
+            "b_owner_id": owner_id,
+            "status": status,
+            "finished_at": now,
+            "result_text": text,
+            "error": error,
+        }
+
+        def finish(conn: Connection) -> RunRecord:
+            row = conn.execute(_FINISH_RUN, change).first()
             if row is None:
-                finished = await _owned_run(conn, owner_id, run_id)
+                finished = _owned_run(conn, owner_id, run_id)
                 raise ConflictError(
                     f"run {run_id!r} already finished with status {finished.status!r}; "
                     "a run finishes only once"
@@ -268,9 +310,11 @@ class Store:
                 answer = MessageRecord(
                     new_id("msg"), record.thread_id, "assistant", text, run_id, now
                 )
-                await _insert_message(conn, answer)
-                await _touch_thread(conn, record.thread_id, now)
-        return record
+                _insert_message(conn, answer)
+                _touch_thread(conn, record.thread_id, now)
+            return record
+
+        return await self._run("finish a run", finish, write=True)
 
     async def mark_unfinished_runs(
         self,
@@ -285,20 +329,16 @@ class Store:
             .where(runs.c.status == "running")
             .values(status=status, error=error, finished_at=self._now())
         )
-        async with self._transaction("finish interrupted runs", write=True) as conn:
-            result = await conn.execute(change)
-        return result.rowcount
 
-    @asynccontextmanager
-    async def _transaction(self, action: str, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        """One transaction; database failures become `StoreError` naming the action."""
+        def mark(conn: Connection) -> int:
+            return conn.execute(change).rowcount
+
+        return await self._run("finish interrupted runs", mark, write=True)
+
+    async def _run(self, action: str, work: Callable[[Connection], T], *, write: bool) -> T:
+        """``work`` in one transaction; database failures become `StoreError` naming the action."""
         try:
-            if write and self._sqlite_writes is not None:
-                async with self._sqlite_writes, self._writer.begin() as conn:
-                    yield conn
-            else:
-                async with (self._writer if write else self._engine).begin() as conn:
-                    yield conn
+            return await self._database.run(work, write=write)
         except IntegrityError:  # the caller turns it into ConflictError or NotFoundError
             raise
         except (SQLAlchemyError, OSError) as exc:
@@ -309,42 +349,93 @@ class Store:
             ) from exc
 
 
-async def _owned_thread(conn: AsyncConnection, owner_id: str, thread_id: str) -> Row[Any]:
-    query = select(threads).where(threads.c.thread_id == thread_id, threads.c.owner_id == owner_id)
-    row = (await conn.execute(query)).first()
+# The statements of the chat path, built once (parameters named b_* are the WHERE clause's).
+_OWNED_THREAD = select(threads).where(
+    threads.c.thread_id == bindparam("b_thread_id"), threads.c.owner_id == bindparam("b_owner_id")
+)
+_OWNED_RUN = select(runs).where(
+    runs.c.run_id == bindparam("b_run_id"), runs.c.owner_id == bindparam("b_owner_id")
+)
+_RECENT_MESSAGES = (
+    select(messages)
+    .where(messages.c.thread_id == bindparam("b_thread_id"))
+    .order_by(messages.c.created_at.desc(), messages.c.seq.desc())
+    .limit(bindparam("limit"))
+)
+_INSERT_THREAD = threads.insert()
+_INSERT_MESSAGE = messages.insert()
+_INSERT_RUN = runs.insert()
+_TOUCH_THREAD = update(threads).where(threads.c.thread_id == bindparam("b_thread_id"))
+_FINISH_RUN = (
+    update(runs)
+    .where(runs.c.run_id == bindparam("b_run_id"), runs.c.owner_id == bindparam("b_owner_id"))
+    .where(runs.c.status == "running")
+    .returning(*runs.c)
+)
+
+
+def _owned_thread(conn: Connection, owner_id: str, thread_id: str) -> Row[Any]:
+    row = conn.execute(_OWNED_THREAD, {"b_thread_id": thread_id, "b_owner_id": owner_id}).first()
     if row is None:
         raise NotFoundError(f"thread {thread_id!r} not found; check the thread id")
     return row
 
 
-async def _owned_run(conn: AsyncConnection, owner_id: str, run_id: str) -> Row[Any]:
-    query = select(runs).where(runs.c.run_id == run_id, runs.c.owner_id == owner_id)
-    row = (await conn.execute(query)).first()
+def _owned_run(conn: Connection, owner_id: str, run_id: str) -> Row[Any]:
+    row = conn.execute(_OWNED_RUN, {"b_run_id": run_id, "b_owner_id": owner_id}).first()
     if row is None:
         raise NotFoundError(f"run {run_id!r} not found; check the run id")
     return row
 
 
-async def _insert_message(conn: AsyncConnection, record: MessageRecord) -> None:
-    await conn.execute(
-        messages.insert().values(
-            message_id=record.message_id,
-            thread_id=record.thread_id,
-            role=record.role,
-            text=record.text,
-            run_id=record.run_id,
-            created_at=record.created_at,
-        )
+def _insert_thread(conn: Connection, record: ThreadRecord) -> None:
+    values = {
+        "thread_id": record.thread_id,
+        "owner_id": record.owner_id,
+        "title": record.title,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+    try:
+        conn.execute(_INSERT_THREAD, values)
+    except IntegrityError as exc:
+        raise NotFoundError(
+            f"user {record.owner_id!r} not found; create the user before their threads"
+        ) from exc
+
+
+def _insert_message(conn: Connection, record: MessageRecord) -> None:
+    conn.execute(
+        _INSERT_MESSAGE,
+        {
+            "message_id": record.message_id,
+            "thread_id": record.thread_id,
+            "role": record.role,
+            "text": record.text,
+            "run_id": record.run_id,
+            "created_at": record.created_at,
+        },
     )
 
 
-async def _touch_thread(
-    conn: AsyncConnection, thread_id: str, now: datetime, title: str | None = None
+def _touch_thread(
+    conn: Connection, thread_id: str, now: datetime, title: str | None = None
 ) -> None:
-    values: dict[str, Any] = {"updated_at": now}
+    values: dict[str, Any] = {"b_thread_id": thread_id, "updated_at": now}
     if title is not None:
         values["title"] = title
-    await conn.execute(update(threads).where(threads.c.thread_id == thread_id).values(values))
+    conn.execute(_TOUCH_THREAD, values)
+
+
+def _run_values(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "owner_id": run.owner_id,
+        "agent": run.agent,
+        "status": run.status,
+        "created_at": run.created_at,
+    }
 
 
 def _user(row: Row[Any]) -> UserRecord:
