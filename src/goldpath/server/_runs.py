@@ -124,10 +124,9 @@ class RunService:
         limit = self._factory.limits.max_runs_per_user
         if self._factory.runs_in_flight(user_id) >= limit:
             raise TooManyRunsError(user_id, limit)
+        new_thread = thread_id is None
         if thread_id is None:
-            thread_id = (await self._store.create_thread(user_id)).thread_id
-        earlier = await self._store.list_messages(user_id, thread_id)
-        history = tuple(Message(m.role, m.text) for m in earlier[-HISTORY_MESSAGES:])
+            thread_id = new_id("thr")  # made with the run, in the same transaction
         run_id = new_id("run")
         context = UserExecutionContext(
             user_id=user_id,
@@ -141,10 +140,21 @@ class RunService:
         # Take the user's slot before the run is accepted: a full user gets 429 here.
         engine = await stack.enter_async_context(self._factory.user_execution_engine(context))
         try:
-            await self._store.start_run(user_id, thread_id, run_id, agent, message)
+            # One transaction: the thread made or owner-checked, its history read, the run
+            # and the user's message saved.
+            _, _, earlier = await self._store.start_chat(
+                user_id,
+                thread_id,
+                run_id,
+                agent,
+                message,
+                new_thread=new_thread,
+                history=HISTORY_MESSAGES,
+            )
         except BaseException:
             await stack.aclose()
             raise
+        history = tuple(Message(m.role, m.text) for m in earlier)
         run = self._runs[run_id] = _Run(user_id)
         run.task = asyncio.create_task(
             self._execute(run, stack, engine, agent, message, history), name=f"goldpath {run_id}"
