@@ -94,7 +94,13 @@ def serve(kind: str, port: int, data_dir: str) -> None:
         )
     # the options `goldpath serve` passes, for both apps alike
     uvicorn.run(
-        app, host="127.0.0.1", port=port, ws_max_size=65536, log_level="warning", backlog=4096
+        app,
+        host="127.0.0.1",
+        port=port,
+        ws_max_size=65536,
+        ws_per_message_deflate=False,
+        log_level="warning",
+        backlog=4096,
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +45,9 @@ def test_goldpath_serve(tmp_path: Path) -> None:
             assert health.status_code == 200
             assert health.json()["status"] == "ok"
             assert (tmp_path / "secret_key").exists()
+            # A client asking for permessage-deflate, as browsers do, is not given it.
+            with connect(url.replace("http://", "ws://") + "/ws", compression="deflate") as ws:
+                assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
         finally:
             process.send_signal(signal.SIGINT)
             rest, _ = process.communicate(timeout=30)
