@@ -47,6 +47,7 @@ def test_goldpath_serve(tmp_path: Path) -> None:
             assert (tmp_path / "secret_key").exists()
             # A client asking for permessage-deflate, as browsers do, is not given it.
             with connect(url.replace("http://", "ws://") + "/ws", compression="deflate") as ws:
+                assert ws.response is not None
                 assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
         finally:
             process.send_signal(signal.SIGINT)
