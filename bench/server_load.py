@@ -488,39 +488,66 @@ frames about another run. RSS/conn is the server's RSS with N idle sockets minus
 over N. CPU columns are process CPU time over wall time (100% = one core; the machine has
 two, shared by the server and the one-process client). Set-up (register + log in every
 user) is not timed, and the bench lowers argon2's cost for it (t=1, 8 MiB): at the defaults
-2,000 hashes take minutes on two cores, by design. The client turns permessage-deflate off."""
+2,000 hashes take minutes on two cores, by design. Neither side uses permessage-deflate
+(the client does not ask; both servers run with `goldpath serve`'s
+`ws_per_message_deflate=False`)."""
 
 ANALYSIS = """\
 ### Where the time goes
 
-Neither process is CPU-bound: at 1,000 users the server used about half of one core while
-runs waited seconds, and the client about 5%. The server waits on SQLite's write lock.
-`py-spy dump --native` on the server under load shows ~14 of the pool's aiosqlite threads in
-`sqlite3BtreeBeginTrans` -> `sqlite3InvokeBusyHandler` -> `usleep`, and a 20 s
-`py-spy record --idle --threads` shows ~11 threads inside SQLite calls all the time. Each chat
-makes three write transactions (`create_thread` and `start_run` before `agent_started`,
-`finish_run` before `agent_completed`), each several thread hops long, and every one takes
-the lock up front (`BEGIN IMMEDIATE`). SQLite's busy handler *sleeps* (1, 2, 5, ... up to
-100 ms) instead of being woken when the lock frees, so the lock sits idle between holders:
-the server completes only a few hundred events per second, and the queue of waiting runs,
-and with it the time to the first event, grows with the number of users. The event path
-itself (emitter, stream, JSON once, socket send) is a few percent of the samples.
+The server is CPU-bound: one process, one core's worth of Python (the GIL), ~90% busy at
+every user count, so events/s is about 10 / (server CPU per chat) and the time to the first
+event is queueing behind the other users' chats. The profile (`py-spy record --gil`, raw
+stacks, on the bench's server under 100 users x 30 chats; shares of the server's samples
+turned into time per chat with its CPU time) before and after this round of work:
 
-Server changes that would close the gap, in order of effect:
-1. Queue SQLite writers in-process (one `asyncio.Lock` around write transactions, or one
-   dedicated writer connection) so a waiter is woken the moment the lock frees; keep
-   SQLite's busy timeout only for other processes.
-2. One write transaction to start a run (the thread when new, the user message and the run
-   row together) instead of two, and nothing but that between `chat` and `agent_started`.
-3. Group commit: a writer task that stores the results of every run finished in the last
-   few milliseconds in one transaction.
-4. For many users on one machine, PostgreSQL (already supported) instead of SQLite.
+| component | before: 9.4 ms/chat | after: 2.4 ms/chat |
+|---|---:|---:|
+| SQLAlchemy's async layer on the event loop (greenlet bridge, statements, results) | 3.1 ms | - |
+| awaiting aiosqlite's thread (one hop per cursor call, ~36 per `start_run`) | 1.6 ms | - |
+| event loop, futures, thread wake-ups | 2.0 ms | 0.4 ms |
+| SQLite + SQLAlchemy in the store's threads | 0.6 ms | 0.8 ms |
+| goldpath.store on the loop (building statements) | 0.4 ms | 0.05 ms |
+| uvicorn + websockets: framing and socket writes (1 frame in, 11 out) | 0.4 ms | 0.3 ms |
+| goldpath.events (envelope, timestamp, JSON once) | 0.15 ms | 0.25 ms |
+| engine, agent, tools, offline model | 0.3 ms | 0.2 ms |
+| goldpath.server (ws.py, _runs.py), goldpath.stream, json | 0.5 ms | 0.25 ms |
+| pydantic frame parsing, logging | < 0.05 ms | < 0.05 ms |
 
-Noise: these runs shared the two cores with other jobs (load average ~11 during the run),
-so the CPU columns show what each process got and absolute figures move between runs; the
-echo's rows move most (its 1,000-user row measured 9,583 and 4,928 events/s in two runs
-the same hour, and its 10- and 100-user rows last under a second). The goldpath figures
-are bounded by the lock, not by CPU, and were of the same order in every run."""
+(py-spy's attribution around C code is rough: read the rows as proportions.)
+
+What changed, each measured with this bench at 1,000 users, two runs each:
+1. The store runs each SQLite transaction whole on a thread of its own with `sqlite3` (one
+   writer thread, which also queues this process's writers; four readers) instead of
+   aiosqlite's hop to its thread for every cursor call, and builds the chat path's
+   statements once. The store alone, one chat's four transactions: 8.4-11 -> 2.4-3.1 ms of
+   CPU. Events/s 1,155 and 1,238 -> 2,292 and 2,384; p99 first event 7.0 and 5.9 s -> 3.3
+   and 3.2 s.
+2. One transaction before `agent_started` instead of three: `store.start_chat` makes the
+   thread (or checks it is the user's), reads only its last 100 messages, and saves the run
+   and the user's message. Events/s -> 3,351 and 3,507; p99 first event -> 1.9 and 1.9 s.
+3. `goldpath serve` no longer grants permessage-deflate, which browsers ask for: with a
+   client that asks (100 users x 10 chats) server CPU per chat 2.8-3.0 -> 2.4 ms and RSS
+   per connection 56-82 -> 20-42 KiB. This bench's client never asks, so its rows do not
+   show it.
+
+Tried and left: uvicorn's `websockets` implementation instead of `websockets-sansio` (the
+same within noise; wsproto is not installed). Frame parsing and logging are each under 1%
+of the server's CPU, so the pydantic path and the log calls are unchanged.
+
+Goals still missed, and why. 0 errors: met. Events/s: 7-9x below the echo, not 2x; within
+2x would need ~0.7 ms of server CPU per chat, and the two write transactions PROTOCOL.md
+needs (the run before its events, the answer before `agent_completed`) cost ~0.8 ms here on
+their own, before the engine, the events and 11 socket writes. p99 first event under 50 ms
+at 1,000 users: missed by ~40x, and out of reach of the echo too (its p99 first frame at
+1,000 users is a few hundred ms): with 1,000 users each sending the next chat at once, a
+chat waits for the ~1,000 ahead of it, so 50 ms would take ~20,000 chats/s in one process.
+What could move it further, outside this round: the per-event cost in the core runtime
+(events and engine, ~0.45 ms per run here), and more processes (PostgreSQL for the store is
+supported; the user streams would need a Redis backend, which this version does not have).
+
+Noise: the machine's two cores are shared by the server, the client and other jobs, so
+figures move between runs, the echo's most (13,000-32,000 events/s in this session's runs)."""
 
 
 if __name__ == "__main__":
