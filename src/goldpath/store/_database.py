@@ -59,22 +59,39 @@ class ThreadedSQLite:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._writer = immediate(engine)
+        self._write_conn: Connection | None = None
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="goldpath-sqlite-write")
         self._reads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="goldpath-sqlite-read")
 
     async def run(self, work: Work[T], *, write: bool) -> T:
         loop = asyncio.get_running_loop()
         if write:
-            return await loop.run_in_executor(self._writes, _in_transaction, self._writer, work)
+            return await loop.run_in_executor(self._writes, self._write, work)
         return await loop.run_in_executor(self._reads, _in_transaction, self._engine, work)
+
+    def _write(self, work: Work[T]) -> T:
+        # The writer thread keeps its connection: no pool check-out, check-in and reset
+        # per transaction (~10% of a write's CPU, measured with the store alone).
+        conn = self._write_conn
+        if conn is None or conn.invalidated:  # invalidated: the database dropped it
+            if conn is not None:
+                conn.close()
+            conn = self._write_conn = self._writer.connect()
+        with conn.begin():
+            return work(conn)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._shut_down)
 
     def _shut_down(self) -> None:
+        self._writes.submit(self._close_writer)
         self._writes.shutdown()
         self._reads.shutdown()
         self._engine.dispose()
+
+    def _close_writer(self) -> None:
+        if self._write_conn is not None:
+            self._write_conn.close()
 
 
 def _in_transaction(engine: Engine, work: Work[T]) -> T:
