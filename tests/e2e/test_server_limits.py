@@ -182,7 +182,7 @@ async def test_restart_finishes_interrupted_runs(tmp_path: Path) -> None:
             )
             run_id = started.json()["run_id"]
     # Shutdown cancelled the run and stored its end.
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'goldpath.db'}")
+    store = await Store.open(f"sqlite:///{tmp_path / 'goldpath.db'}")
     try:
         assert (await store.get_run(user.user_id, run_id)).status == "cancelled"
         # A run left running by a crashed process ends as error at the next start.

@@ -65,7 +65,7 @@ def postgres_database() -> Iterator[str]:
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database's URL, on each backend; PostgreSQL's schema is wiped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'goldpath.db'}"
+        yield f"sqlite:///{tmp_path / 'goldpath.db'}"
         return
     name: str = request.getfixturevalue("postgres_database")
     yield f"{_POSTGRES}/{name}"

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from goldpath.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
 from goldpath.store import DEFAULT_TITLE, MessageRecord, Store
+from goldpath.store._engine import normalise_url
 from goldpath.store._schema import metadata
 
 pytestmark = pytest.mark.integration
+
+R = TypeVar("R")
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -309,21 +315,14 @@ async def test_migrated_schema_matches_the_tables(database_url: str, store: Stor
     def differences(conn: Connection) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            assert await conn.run_sync(differences) == []
-    finally:
-        await engine.dispose()
+    assert await _run_directly(database_url, differences) == []
 
 
 async def test_a_newer_schema_is_refused(database_url: str, store: Store) -> None:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
-    finally:
-        await engine.dispose()
+    def stamp_the_future(conn: Connection) -> None:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+
+    await _run_directly(database_url, stamp_the_future)
     with pytest.raises(SchemaVersionError) as refused:
         await Store.open(database_url)
     assert str(refused.value) == (
@@ -354,9 +353,23 @@ async def test_wrong_arguments_are_value_errors(store: Store) -> None:
 async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'wal.db'}"
     await (await Store.open(url)).close()
-    engine = create_async_engine(url.replace("sqlite:", "sqlite+aiosqlite:"))
+    with contextlib.closing(sqlite3.connect(tmp_path / "wal.db")) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def _run_directly(database_url: str, work: Callable[[Connection], R]) -> R:
+    """Run ``work`` in one transaction on the test's database, beside the store."""
+    url, backend = normalise_url(database_url)
+    if backend == "sqlite":
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        finally:
+            engine.dispose()
+    async_engine = create_async_engine(url)
     try:
-        async with engine.connect() as conn:
-            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        async with async_engine.begin() as conn:
+            return await conn.run_sync(work)
     finally:
-        await engine.dispose()
+        await async_engine.dispose()

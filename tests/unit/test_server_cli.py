@@ -25,7 +25,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 async def _username(data_dir: Path, username: str) -> str | None:
-    store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'goldpath.db'}")
+    store = await Store.open(f"sqlite:///{data_dir / 'goldpath.db'}")
     try:
         user = await store.get_user_by_username(username)
     finally:

@@ -64,7 +64,7 @@ def test_generated_secret_is_kept_private_and_reused(tmp_path: Path) -> None:
     assert first.secret_key is not None
     assert len(first.secret_key) >= 64
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
-    assert first.database_url == f"sqlite+aiosqlite:///{data_dir / 'goldpath.db'}"
+    assert first.database_url == f"sqlite:///{data_dir / 'goldpath.db'}"
     assert Settings(data_dir=data_dir).prepared().secret_key == first.secret_key
 
 

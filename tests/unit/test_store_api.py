@@ -15,7 +15,7 @@ from goldpath.store._store import title_from_message
 
 pytestmark = pytest.mark.unit
 
-SQLITE = make_url("sqlite+aiosqlite://").get_dialect()()
+SQLITE = make_url("sqlite+pysqlite://").get_dialect()()
 POSTGRESQL = make_url("postgresql+asyncpg://").get_dialect()()
 
 
@@ -35,14 +35,14 @@ def test_public_names_are_pinned() -> None:
 @pytest.mark.parametrize(
     ("url", "expected", "backend"),
     [
-        ("sqlite:///data/goldpath.db", "sqlite+aiosqlite:///data/goldpath.db", "sqlite"),
-        ("sqlite+aiosqlite:////abs/g.db", "sqlite+aiosqlite:////abs/g.db", "sqlite"),
+        ("sqlite:///data/goldpath.db", "sqlite+pysqlite:///data/goldpath.db", "sqlite"),
+        ("sqlite+aiosqlite:////abs/g.db", "sqlite+pysqlite:////abs/g.db", "sqlite"),
         ("postgresql://u:p@db:5432/gp", "postgresql+asyncpg://u:***@db:5432/gp", "postgresql"),
         ("postgres://u@db/gp", "postgresql+asyncpg://u@db/gp", "postgresql"),
         ("postgresql+psycopg2://u@db/gp", "postgresql+asyncpg://u@db/gp", "postgresql"),
     ],
 )
-def test_urls_are_normalised_to_the_async_drivers(url: str, expected: str, backend: str) -> None:
+def test_urls_are_normalised_to_goldpaths_drivers(url: str, expected: str, backend: str) -> None:
     parsed, found = normalise_url(url)
     assert (parsed.render_as_string(hide_password=True), found) == (expected, backend)
 

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         if self.database_url is None or self.secret_key is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.database_url is None:
-            updates["database_url"] = f"sqlite+aiosqlite:///{self.data_dir / DATABASE_FILE}"
+            updates["database_url"] = f"sqlite:///{self.data_dir / DATABASE_FILE}"
         if self.secret_key is None:
             updates["secret_key"] = _stored_secret(self.data_dir / SECRET_FILE)
         secret: str = updates.get("secret_key", self.secret_key) or ""

@@ -34,7 +34,7 @@ _SQLITE_PRAGMAS = (
 
 
 def normalise_url(url: str) -> tuple[URL, Backend]:
-    """Map ``sqlite://`` and ``postgresql://`` (any driver) to aiosqlite and asyncpg."""
+    """Map ``sqlite://`` and ``postgresql://`` (any driver) to sqlite3 and asyncpg."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -49,7 +49,7 @@ def normalise_url(url: str) -> tuple[URL, Backend]:
                 "in-memory SQLite is not supported: every connection would see its own "
                 "database; give a file path such as sqlite:///data/goldpath.db"
             )
-        return parsed.set(drivername="sqlite+aiosqlite"), "sqlite"
+        return parsed.set(drivername="sqlite+pysqlite"), "sqlite"
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+asyncpg"), "postgresql"
     raise ConfigurationError(
@@ -68,7 +68,7 @@ def create_sqlite_engine(url: URL, pool_size: int) -> Engine:
     assert url.database is not None  # normalise_url refused the in-memory forms
     Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_sync_engine(
-        url.set(drivername="sqlite+pysqlite"),
+        url,
         pool_size=pool_size,
         max_overflow=0,
         connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
