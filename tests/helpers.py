@@ -68,7 +68,7 @@ def make_factory(
 
 def user_stream(factory: ExecutionEngineFactory, user_id: str) -> InMemoryUserStream:
     """The in-memory stream the factory's engines write ``user_id``'s events to."""
-    stream = factory.streams.for_user(user_id)
+    stream = factory._streams.for_user(user_id)  # the hub the factory was given
     assert isinstance(stream, InMemoryUserStream)
     return stream
 

@@ -72,8 +72,7 @@ class AgentWebSocketBridge:
             "goldpath.compat.AgentWebSocketBridge.create_for_user(ctx)",
             "the engine's emitter: factory.create_for_user(ctx).emitter(agent)",
         )
-        sink = get_execution_engine_factory().streams.for_user(user_context.user_id)
-        return Emitter(user_context, sink, agent)
+        return get_execution_engine_factory().create_for_user(user_context).emitter(agent)
 
     @staticmethod
     def create_anonymous() -> Emitter:

@@ -19,7 +19,6 @@ from goldpath.events import (
     Event,
     EventData,
     EventSink,
-    EventSinks,
     RunStatus,
 )
 from goldpath.models import ChatModel, Message, OfflineModel
@@ -65,8 +64,7 @@ class RunOutcome:
 class EngineDefaults(Protocol):
     """What `create_from_legacy` borrows from the process-wide factory."""
 
-    @property
-    def streams(self) -> EventSinks: ...
+    def create_for_user(self, context: UserExecutionContext) -> UserExecutionEngine: ...
     @property
     def model(self) -> ChatModel: ...
     @property
@@ -172,11 +170,11 @@ class UserExecutionEngine:
         defaults = _process_defaults
         sink: EventSink
         if websocket_bridge is not None:
-            sink = websocket_bridge.sink
+            sink = websocket_bridge._sink  # the bridge is the user's emitter: same stream
         elif user_context is None:
             sink = SilentSink()
         elif defaults is not None:
-            sink = defaults.streams.for_user(context.user_id)
+            sink = defaults.create_for_user(context)._sink
         else:
             raise ConfigurationError(
                 f"no websocket bridge was given for user {context.user_id!r} and no process-wide "
@@ -221,11 +219,14 @@ class UserExecutionEngine:
             timeout=limits.tool_timeout,
         )
         started = time.perf_counter()
-        await emitter.emit(AgentStarted(message))
+        deadline: asyncio.Timeout | None = None
         status: RunStatus = "error"
         text: str | None = None
         error: str | None = None
         try:
+            # Inside the try: a stream whose append fails or is cancelled here still ends
+            # the run with agent_completed and on_complete.
+            await emitter.emit(AgentStarted(message))
             async with asyncio.timeout(limits.run_timeout) as deadline:
                 text = await instance.run(
                     context,
@@ -237,7 +238,7 @@ class UserExecutionEngine:
                 )
             status = "ok"
         except TimeoutError as exc:
-            if deadline.expired():
+            if deadline is not None and deadline.expired():
                 status = "timeout"
                 error = f"the run took longer than {limits.run_timeout:g} s and was stopped"
             else:

@@ -66,10 +66,6 @@ class ExecutionEngineFactory:
         return self._agents
 
     @property
-    def streams(self) -> EventSinks:
-        return self._streams
-
-    @property
     def tools(self) -> Mapping[str, Tool]:
         return self._tools
 

@@ -19,13 +19,14 @@ from goldpath.agents import Agent, AgentRegistry, Supervisor
 from goldpath.context import UserExecutionContext
 from goldpath.engine import RunLimits, RunOutcome, SilentSink, UserExecutionEngine
 from goldpath.errors import GoldpathError, UnknownAgentError
-from goldpath.events import AgentCompleted, AgentStarted, Emitter, Event, MessageDelta
+from goldpath.events import AgentCompleted, AgentStarted, Emitter, Event, EventData, MessageDelta
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import (
     ChatModel,
     Fail,
     Message,
     Pause,
+    ScriptedModel,
     ScriptStep,
     TextDelta,
     Thought,
@@ -439,3 +440,42 @@ async def test_legacy_bridge_and_context_of_the_same_user() -> None:
     events = await history(hub.for_user("u1"))
     assert_run_shape(events)
     assert {(e.run_id, e.thread_id) for e in events} == {(second.run_id, "t2")}
+
+
+class _FailingFirstAppend:
+    """A stream whose first append fails, as a remote backend's can."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def append(
+        self, run_id: str, thread_id: str, agent: str, ts: str, data: EventData
+    ) -> Event:
+        if not self.events and isinstance(data, AgentStarted):
+            self.events.append(Event(0, run_id, thread_id, agent, ts, data))
+            raise ConnectionError("the stream backend went away")
+        event = Event(len(self.events), run_id, thread_id, agent, ts, data)
+        self.events.append(event)
+        return event
+
+
+async def test_a_failed_agent_started_still_ends_the_run() -> None:
+    sink = _FailingFirstAppend()
+    engine = UserExecutionEngine(
+        UserExecutionContext.create("u1", "t1"),
+        sink=sink,
+        model=ScriptedModel([[TextDelta("x")]]),
+        agents=AgentRegistry([Supervisor]),
+        tools={},
+        limits=RunLimits(),
+    )
+    saved: list[RunOutcome] = []
+
+    async def on_complete(outcome: RunOutcome) -> None:
+        saved.append(outcome)
+
+    outcome = await engine.run("supervisor", "q", on_complete=on_complete)
+    assert outcome.status == "error"
+    assert outcome.error == "ConnectionError: the stream backend went away"
+    assert saved == [outcome]
+    assert sink.events[-1].type == "agent_completed"

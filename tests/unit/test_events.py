@@ -194,3 +194,14 @@ def test_decode_rejects_a_frame_missing_fields() -> None:
 
 def test_utc_timestamp_is_iso_utc_with_microseconds() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", utc_timestamp())
+
+
+def test_non_finite_numbers_never_reach_the_wire() -> None:
+    nan, inf = float("nan"), float("inf")
+    event = Event(
+        1, "r", "t", "a", "ts",
+        ToolCompleted(call_id="c", tool="x", ok=True, duration_ms=1.0, result={"v": [nan, inf]}),
+    )  # fmt: skip
+    assert json.loads(event.json)["data"]["result"] == {"v": ["nan", "inf"]}
+    assert "NaN" not in event.json
+    assert "Infinity" not in event.json

@@ -35,7 +35,7 @@ def test_defaults() -> None:
     assert isinstance(factory.model, OfflineModel)
     assert factory.agents.names() == ["supervisor"]
     assert factory.limits == RunLimits()
-    assert factory.streams is hub
+    assert not hasattr(factory, "streams")  # no side door to every user's stream
     assert dict(factory.tools) == {t.name: t for t in BUILTIN_TOOLS}
     with pytest.raises(TypeError):
         factory.tools["calculator"] = calculator  # type: ignore[index]

@@ -25,7 +25,7 @@ def test_public_names_are_pinned() -> None:
         "MessageRecord",
         "Role",
         "RunRecord",
-        "RunStatus",
+        "RunState",
         "Store",
         "ThreadRecord",
         "UserRecord",

@@ -294,3 +294,11 @@ def test_streams_in_use_are_kept() -> None:
     streams = [hub.for_user(f"u{i}") for i in range(InMemoryStreamHub._FIRST_SWEEP + 1)]
     assert hub.stream_count == len(streams)  # the sweep ran and kept every fresh stream
     assert all(hub.for_user(f"u{i}") is s for i, s in enumerate(streams))
+
+
+def test_a_stream_handed_out_is_not_forgotten_before_its_first_event() -> None:
+    hub = InMemoryStreamHub(idle_seconds=3600.0)
+    held = hub.for_user("u")
+    held._used -= 7200.0  # as if made two hours ago and never written to
+    assert hub.for_user("u") is held  # handed out again: in use now
+    assert hub.forget_idle() == 0

@@ -48,11 +48,6 @@ class Emitter:
     def agent(self) -> str:
         return self._agent
 
-    @property
-    def sink(self) -> EventSink:
-        """This emitter's user's stream, to wire another emitter of the same user."""
-        return self._sink
-
     async def emit(self, data: EventData) -> Event:
         """Append one event of this run; returns it with its offset."""
         context = self._context

@@ -7,6 +7,7 @@ is encoded to JSON exactly once, when the user stream gives it its offset.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +29,31 @@ __all__ = [
 
 RunStatus: TypeAlias = Literal["ok", "error", "cancelled", "timeout"]
 
-# One encoder, built once: compact separators, non-JSON tool results shown as text.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+# One encoder, built once: compact separators, non-JSON tool results shown as text, and
+# NaN/Infinity refused (they are not JSON: a browser's JSON.parse fails on the frame).
+_strict_encode = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False
+).encode
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by its text ("nan", "inf")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _encode(value: Any) -> str:
+    try:
+        return _strict_encode(value)
+    except ValueError:  # a non-finite float somewhere in a tool's arguments or result
+        return _strict_encode(_finite(value))
+
+
 # The same string escaping that encoder uses, for the envelope's fields.
 _string = json.encoder.encode_basestring
 

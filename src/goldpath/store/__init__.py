@@ -7,7 +7,7 @@ from ._records import (
     MessageRecord,
     Role,
     RunRecord,
-    RunStatus,
+    RunState,
     ThreadRecord,
     UserRecord,
 )
@@ -18,7 +18,7 @@ __all__ = [
     "MessageRecord",
     "Role",
     "RunRecord",
-    "RunStatus",
+    "RunState",
     "Store",
     "ThreadRecord",
     "UserRecord",

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 Role = Literal["user", "assistant"]
-RunStatus = Literal["running", "ok", "error", "cancelled", "timeout"]
+RunState = Literal["running", "ok", "error", "cancelled", "timeout"]
 
 ROLES: frozenset[str] = frozenset({"user", "assistant"})
 FINAL_STATUSES: frozenset[str] = frozenset({"ok", "error", "cancelled", "timeout"})
@@ -46,7 +46,7 @@ class RunRecord:
     thread_id: str
     owner_id: str
     agent: str
-    status: RunStatus
+    status: RunState
     created_at: datetime
     finished_at: datetime | None
     result_text: str | None

@@ -29,7 +29,7 @@ from ._records import (
     MessageRecord,
     Role,
     RunRecord,
-    RunStatus,
+    RunState,
     ThreadRecord,
     UserRecord,
 )
@@ -276,7 +276,7 @@ class Store:
         self,
         owner_id: str,
         run_id: str,
-        status: RunStatus,
+        status: RunState,
         text: str | None,
         error: str | None,
     ) -> RunRecord:
@@ -318,7 +318,7 @@ class Store:
 
     async def mark_unfinished_runs(
         self,
-        status: RunStatus = "error",
+        status: RunState = "error",
         error: str = "server restarted while the run was in flight",
     ) -> int:
         """Finish every run a crashed process left ``running``; call once at start-up."""

@@ -20,7 +20,6 @@ class InMemoryUserStream(UserStream):
 
     __slots__ = (
         "_cap",
-        "_created",
         "_epoch",
         "_events",
         "_max_age",
@@ -29,13 +28,14 @@ class InMemoryUserStream(UserStream):
         "_queue_limit",
         "_subscribers",
         "_times",
+        "_used",
     )
 
     def __init__(
         self, *, history_events: int, history_seconds: float, history_cap: int, queue_limit: int
     ) -> None:
         self._epoch = uuid.uuid4().hex
-        self._created = time.monotonic()
+        self._used = time.monotonic()
         self._offset = 0
         self._events: deque[Event] = deque()
         self._times: deque[float] = deque()
@@ -104,8 +104,8 @@ class InMemoryUserStream(UserStream):
         return len(self._subscribers)
 
     def idle_for(self, now: float) -> float:
-        """Seconds since the newest event, or since the stream was made if it has none."""
-        return now - (self._times[-1] if self._times else self._created)
+        """Seconds since the stream was last handed out or written to."""
+        return now - max(self._times[-1] if self._times else 0.0, self._used)
 
 
 class InMemoryStreamHub(StreamHub):
@@ -157,6 +157,10 @@ class InMemoryStreamHub(StreamHub):
                 history_cap=self._history_cap,
                 queue_limit=self._queue_limit,
             )
+        else:
+            # Handing a stream out counts as use: an engine may hold it for a while (the
+            # server awaits the store) before its first event.
+            stream._used = time.monotonic()
         return stream
 
     def forget_idle(self) -> int:
