@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from goldpath.agents import Agent, AgentRegistry
 from goldpath.context import UserExecutionContext
@@ -25,12 +24,12 @@ from goldpath.models import ChatModel, Message, OfflineModel
 from goldpath.tools import BUILTIN_TOOLS, Tool, ToolDispatcher
 
 __all__ = [
-    "EngineDefaults",
+    "ProcessEngines",
     "RunLimits",
     "RunOutcome",
     "SilentSink",
     "UserExecutionEngine",
-    "set_process_defaults",
+    "set_process_engines",
 ]
 
 logger = logging.getLogger("goldpath.engine")
@@ -61,16 +60,8 @@ class RunOutcome:
     error: str | None = None
 
 
-class EngineDefaults(Protocol):
-    """What `create_from_legacy` borrows from the process-wide factory."""
-
-    def create_for_user(self, context: UserExecutionContext) -> UserExecutionEngine: ...
-    @property
-    def model(self) -> ChatModel: ...
-    @property
-    def tools(self) -> Mapping[str, Tool]: ...
-    @property
-    def limits(self) -> RunLimits: ...
+ProcessEngines = Callable[[UserExecutionContext], "UserExecutionEngine"]
+"""The process-wide factory's ``create_for_user``, which `create_from_legacy` borrows."""
 
 
 class SilentSink:
@@ -167,27 +158,29 @@ class UserExecutionEngine:
                 if websocket_bridge is not None
                 else UserExecutionContext.create("anonymous", "legacy")
             )
-        defaults = _process_defaults
-        sink: EventSink
-        if websocket_bridge is not None:
-            sink = websocket_bridge._sink  # the bridge is the user's emitter: same stream
-        elif user_context is None:
-            sink = SilentSink()
-        elif defaults is not None:
-            sink = defaults.create_for_user(context)._sink
-        else:
+        if user_context is not None and websocket_bridge is None and _process_engines is None:
             raise ConfigurationError(
                 f"no websocket bridge was given for user {context.user_id!r} and no process-wide "
                 "factory is configured to find the user's stream; call "
                 "goldpath.configure_execution_engine_factory(...) at start-up, or pass the bridge"
             )
+        # The process-wide factory's engine for this user carries its stream, model, tools
+        # and limits; only the registry is the caller's.
+        made = _process_engines(context) if _process_engines is not None else None
+        sink: EventSink
+        if websocket_bridge is not None:
+            sink = websocket_bridge._sink  # the bridge is the user's emitter: same stream
+        elif user_context is None or made is None:
+            sink = SilentSink()
+        else:
+            sink = made._sink
         return cls(
             context,
             sink=sink,
-            model=defaults.model if defaults is not None else OfflineModel(),
+            model=made._model if made is not None else OfflineModel(),
             agents=registry,
-            tools=defaults.tools if defaults is not None else {t.name: t for t in BUILTIN_TOOLS},
-            limits=defaults.limits if defaults is not None else RunLimits(),
+            tools=made._tools if made is not None else {t.name: t for t in BUILTIN_TOOLS},
+            limits=made._limits if made is not None else RunLimits(),
         )
 
     def emitter(self, agent: str) -> Emitter:
@@ -282,13 +275,14 @@ class UserExecutionEngine:
         return outcome
 
 
-_process_defaults: EngineDefaults | None = None
+_process_engines: ProcessEngines | None = None
 
 
-def set_process_defaults(defaults: EngineDefaults | None) -> None:
-    """Called by `configure_execution_engine_factory` only: part of the process-wide accessor."""
-    global _process_defaults
-    _process_defaults = defaults
+def set_process_engines(engines: ProcessEngines | None) -> None:
+    """Called by `configure_execution_engine_factory` only: part of the process-wide accessor
+    (the engine sits below the factory, so the factory hands itself down)."""
+    global _process_engines
+    _process_engines = engines
 
 
 def _describe(exc: BaseException) -> str:

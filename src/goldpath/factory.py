@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from goldpath.agents import AgentRegistry, builtin_agents
 from goldpath.context import UserExecutionContext
-from goldpath.engine import RunLimits, UserExecutionEngine, set_process_defaults
+from goldpath.engine import RunLimits, UserExecutionEngine, set_process_engines
 from goldpath.errors import ConfigurationError, TooManyRunsError
 from goldpath.events import EventSinks
 from goldpath.models import ChatModel, OfflineModel
@@ -134,7 +134,7 @@ def configure_execution_engine_factory(factory: ExecutionEngineFactory | None) -
     """Set (or, with None, clear) the process-wide factory; the server does this at start-up."""
     global _factory
     _factory = factory
-    set_process_defaults(factory)
+    set_process_engines(factory.create_for_user if factory is not None else None)
 
 
 def get_execution_engine_factory() -> ExecutionEngineFactory:
