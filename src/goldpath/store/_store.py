@@ -13,16 +13,31 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, bindparam, select, text, update
+from sqlalchemy import Row, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from goldpath.context import new_id
-from goldpath.errors import ConflictError, NotFoundError, StoreError
+from goldpath.errors import ConflictError, StoreError
 
 from ._database import SQLITE_READERS, AsyncDatabase, Database, ThreadedSQLite
 from ._engine import Backend, create_postgresql_engine, create_sqlite_engine, normalise_url
 from ._migrate import upgrade_to_head
+from ._queries import (
+    FINISH_RUN,
+    INSERT_RUN,
+    RECENT_MESSAGES,
+    insert_message,
+    insert_thread,
+    message_record,
+    owned_run,
+    owned_thread,
+    run_record,
+    run_values,
+    thread_record,
+    touch_thread,
+    user_record,
+)
 from ._records import (
     FINAL_STATUSES,
     ROLES,
@@ -129,7 +144,7 @@ class Store:
             return conn.execute(query).first()
 
         row = await self._run("find a user", find, write=False)
-        return None if row is None else _user(row)
+        return None if row is None else user_record(row)
 
     async def get_user(self, user_id: str) -> UserRecord | None:
         query = select(users).where(users.c.user_id == user_id)
@@ -138,7 +153,7 @@ class Store:
             return conn.execute(query).first()
 
         row = await self._run("find a user", find, write=False)
-        return None if row is None else _user(row)
+        return None if row is None else user_record(row)
 
     # threads and messages
 
@@ -147,7 +162,7 @@ class Store:
         record = ThreadRecord(new_id("thr"), owner_id, title, now, now)
 
         def create(conn: Connection) -> None:
-            _insert_thread(conn, record)
+            insert_thread(conn, record)
 
         await self._run("create a thread", create, write=True)
         return record
@@ -164,13 +179,13 @@ class Store:
         )
 
         def list_(conn: Connection) -> list[ThreadRecord]:
-            return [_thread(row) for row in conn.execute(query)]
+            return [thread_record(row) for row in conn.execute(query)]
 
         return await self._run("list threads", list_, write=False)
 
     async def get_thread(self, owner_id: str, thread_id: str) -> ThreadRecord:
         def read(conn: Connection) -> ThreadRecord:
-            return _thread(_owned_thread(conn, owner_id, thread_id))
+            return thread_record(owned_thread(conn, owner_id, thread_id))
 
         return await self._run("read a thread", read, write=False)
 
@@ -183,8 +198,8 @@ class Store:
         )
 
         def list_(conn: Connection) -> list[MessageRecord]:
-            _owned_thread(conn, owner_id, thread_id)
-            return [_message(row) for row in conn.execute(query)]
+            owned_thread(conn, owner_id, thread_id)
+            return [message_record(row) for row in conn.execute(query)]
 
         return await self._run("list messages", list_, write=False)
 
@@ -198,9 +213,9 @@ class Store:
         record = MessageRecord(new_id("msg"), thread_id, cast(Role, role), text, run_id, now)
 
         def add(conn: Connection) -> None:
-            _owned_thread(conn, owner_id, thread_id)
-            _insert_message(conn, record)
-            _touch_thread(conn, thread_id, now)
+            owned_thread(conn, owner_id, thread_id)
+            insert_message(conn, record)
+            touch_thread(conn, thread_id, now)
 
         await self._run("save a message", add, write=True)
         return record
@@ -247,28 +262,28 @@ class Store:
         def start(conn: Connection) -> list[MessageRecord]:
             earlier: list[MessageRecord] = []
             if thread is not None:
-                _insert_thread(conn, thread)
+                insert_thread(conn, thread)
             else:
-                owned = _owned_thread(conn, owner_id, thread_id)
+                owned = owned_thread(conn, owner_id, thread_id)
                 if history:
                     query = {"b_thread_id": thread_id, "limit": history}
-                    earlier = [_message(row) for row in conn.execute(_RECENT_MESSAGES, query)]
+                    earlier = [message_record(row) for row in conn.execute(RECENT_MESSAGES, query)]
                     earlier.reverse()
-                _touch_thread(conn, thread_id, now, title if owned.title == DEFAULT_TITLE else None)
+                touch_thread(conn, thread_id, now, title if owned.title == DEFAULT_TITLE else None)
             try:
-                conn.execute(_INSERT_RUN, _run_values(run))
+                conn.execute(INSERT_RUN, run_values(run))
             except IntegrityError as exc:
                 raise ConflictError(
                     f"run {run_id!r} exists already; start every run with a new id"
                 ) from exc
-            _insert_message(conn, user_message)
+            insert_message(conn, user_message)
             return earlier
 
         return run, user_message, await self._run("start a run", start, write=True)
 
     async def get_run(self, owner_id: str, run_id: str) -> RunRecord:
         def read(conn: Connection) -> RunRecord:
-            return _run(_owned_run(conn, owner_id, run_id))
+            return run_record(owned_run(conn, owner_id, run_id))
 
         return await self._run("read a run", read, write=False)
 
@@ -298,20 +313,20 @@ class Store:
         }
 
         def finish(conn: Connection) -> RunRecord:
-            row = conn.execute(_FINISH_RUN, change).first()
+            row = conn.execute(FINISH_RUN, change).first()
             if row is None:
-                finished = _owned_run(conn, owner_id, run_id)
+                finished = owned_run(conn, owner_id, run_id)
                 raise ConflictError(
                     f"run {run_id!r} already finished with status {finished.status!r}; "
                     "a run finishes only once"
                 )
-            record = _run(row)
+            record = run_record(row)
             if text is not None:
                 answer = MessageRecord(
                     new_id("msg"), record.thread_id, "assistant", text, run_id, now
                 )
-                _insert_message(conn, answer)
-                _touch_thread(conn, record.thread_id, now)
+                insert_message(conn, answer)
+                touch_thread(conn, record.thread_id, now)
             return record
 
         return await self._run("finish a run", finish, write=True)
@@ -347,120 +362,3 @@ class Store:
                 f"the database at {self._url} failed to {action}: {reason}; check that it "
                 "is reachable and GOLDPATH_DATABASE_URL is right"
             ) from exc
-
-
-# The statements of the chat path, built once (parameters named b_* are the WHERE clause's).
-_OWNED_THREAD = select(threads).where(
-    threads.c.thread_id == bindparam("b_thread_id"), threads.c.owner_id == bindparam("b_owner_id")
-)
-_OWNED_RUN = select(runs).where(
-    runs.c.run_id == bindparam("b_run_id"), runs.c.owner_id == bindparam("b_owner_id")
-)
-_RECENT_MESSAGES = (
-    select(messages)
-    .where(messages.c.thread_id == bindparam("b_thread_id"))
-    .order_by(messages.c.created_at.desc(), messages.c.seq.desc())
-    .limit(bindparam("limit"))
-)
-_INSERT_THREAD = threads.insert()
-_INSERT_MESSAGE = messages.insert()
-_INSERT_RUN = runs.insert()
-_TOUCH_THREAD = update(threads).where(threads.c.thread_id == bindparam("b_thread_id"))
-_FINISH_RUN = (
-    update(runs)
-    .where(runs.c.run_id == bindparam("b_run_id"), runs.c.owner_id == bindparam("b_owner_id"))
-    .where(runs.c.status == "running")
-    .returning(*runs.c)
-)
-
-
-def _owned_thread(conn: Connection, owner_id: str, thread_id: str) -> Row[Any]:
-    row = conn.execute(_OWNED_THREAD, {"b_thread_id": thread_id, "b_owner_id": owner_id}).first()
-    if row is None:
-        raise NotFoundError(f"thread {thread_id!r} not found; check the thread id")
-    return row
-
-
-def _owned_run(conn: Connection, owner_id: str, run_id: str) -> Row[Any]:
-    row = conn.execute(_OWNED_RUN, {"b_run_id": run_id, "b_owner_id": owner_id}).first()
-    if row is None:
-        raise NotFoundError(f"run {run_id!r} not found; check the run id")
-    return row
-
-
-def _insert_thread(conn: Connection, record: ThreadRecord) -> None:
-    values = {
-        "thread_id": record.thread_id,
-        "owner_id": record.owner_id,
-        "title": record.title,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    }
-    try:
-        conn.execute(_INSERT_THREAD, values)
-    except IntegrityError as exc:
-        raise NotFoundError(
-            f"user {record.owner_id!r} not found; create the user before their threads"
-        ) from exc
-
-
-def _insert_message(conn: Connection, record: MessageRecord) -> None:
-    conn.execute(
-        _INSERT_MESSAGE,
-        {
-            "message_id": record.message_id,
-            "thread_id": record.thread_id,
-            "role": record.role,
-            "text": record.text,
-            "run_id": record.run_id,
-            "created_at": record.created_at,
-        },
-    )
-
-
-def _touch_thread(
-    conn: Connection, thread_id: str, now: datetime, title: str | None = None
-) -> None:
-    values: dict[str, Any] = {"b_thread_id": thread_id, "updated_at": now}
-    if title is not None:
-        values["title"] = title
-    conn.execute(_TOUCH_THREAD, values)
-
-
-def _run_values(run: RunRecord) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "thread_id": run.thread_id,
-        "owner_id": run.owner_id,
-        "agent": run.agent,
-        "status": run.status,
-        "created_at": run.created_at,
-    }
-
-
-def _user(row: Row[Any]) -> UserRecord:
-    return UserRecord(row.user_id, row.username, row.password_hash, row.created_at)
-
-
-def _thread(row: Row[Any]) -> ThreadRecord:
-    return ThreadRecord(row.thread_id, row.owner_id, row.title, row.created_at, row.updated_at)
-
-
-def _message(row: Row[Any]) -> MessageRecord:
-    return MessageRecord(
-        row.message_id, row.thread_id, row.role, row.text, row.run_id, row.created_at
-    )
-
-
-def _run(row: Row[Any]) -> RunRecord:
-    return RunRecord(
-        row.run_id,
-        row.thread_id,
-        row.owner_id,
-        row.agent,
-        row.status,
-        row.created_at,
-        row.finished_at,
-        row.result_text,
-        row.error,
-    )
