@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -17,8 +16,6 @@ __all__ = ["serve", "user_add"]
 
 user_app = typer.Typer(name="user", help="Manage the server's user accounts.", no_args_is_help=True)
 app.add_typer(user_app)
-
-_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 
 
 _SERVE_HELP = (
@@ -122,9 +119,16 @@ def user_add(
     ],
 ) -> None:
     """Create a user account in the server's database (GOLDPATH_DATABASE_URL or the data dir)."""
-    if not _USERNAME.match(username):
-        _fail(f"username {username!r} must be 3 to 64 of A-Z a-z 0-9 _ . -")
-    if not 8 <= len(password) <= 256:
+    from pydantic import ValidationError
+
+    from goldpath.server._schemas import RegisterBody
+
+    try:  # the same rules as POST /auth/register
+        RegisterBody(username=username, password=password)
+    except ValidationError as exc:
+        problems = {str(e["loc"][0]) for e in exc.errors()}
+        if "username" in problems:
+            _fail(f"username {username!r} must be 3 to 64 of A-Z a-z 0-9 _ . -")
         _fail("the password must be 8 to 256 characters long")
     try:
         user_id = asyncio.run(_add_user(username, password))
