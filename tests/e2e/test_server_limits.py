@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -198,3 +199,26 @@ async def test_restart_finishes_interrupted_runs(tmp_path: Path) -> None:
             run = (await client.get("/runs/run_crashed", headers=headers)).json()
             assert run["status"] == "error"
             assert run["error"] == "server restarted while the run was in flight"
+
+
+async def test_parallel_wrong_logins_cannot_outrun_the_account_limit(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        login_failures_per_account=5,
+        login_failures_per_address=1000,
+        password_hash_memory_kib=8192,
+    )
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=FRAME_TIMEOUT) as client:
+            user = await new_user(client, "parallel")
+            wrong = {"username": user.username, "password": "wrong-password"}
+            answers = await asyncio.gather(
+                *(client.post("/auth/login", json=wrong) for _ in range(40))
+            )
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(401) <= 5
+    assert statuses.count(429) == 40 - statuses.count(401)
+    for answer in answers:
+        if answer.status_code == 429:
+            assert answer.json()["error"]["code"] == "rate_limited"
+            assert int(answer.headers["Retry-After"]) > 0

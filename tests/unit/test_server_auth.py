@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import jwt
 import pytest
 
 from goldpath import AuthError
-from goldpath.server._auth import PasswordHashing, TokenIssuer
+from goldpath.server._auth import Authenticator, LoginLimitedError, PasswordHashing, TokenIssuer
 from goldpath.server._ratelimit import SWEEP_AT, SlidingWindow
+from goldpath.store import Store, UserRecord
 
 pytestmark = pytest.mark.unit
 
@@ -90,3 +93,70 @@ def test_sliding_window_forgets_idle_keys() -> None:
     now[0] = 20.0
     window.hit("late")
     assert len(window) == 1
+
+
+class GatedPasswords(PasswordHashing):
+    """Verifications wait for the test to open the gate; the right password is "right"."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_kib=1024)
+        self.gate = asyncio.Event()
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        await self.gate.wait()
+        return password == "right"
+
+
+class OneUserStore:
+    """The store as `Authenticator.login` sees it: one user, ``ann``."""
+
+    async def get_user_by_username(self, username: str) -> UserRecord | None:
+        if username.casefold() != "ann":
+            return None
+        return UserRecord("usr_ann", "ann", "$argon2id$fake", datetime.now(UTC))
+
+
+def _authenticator(passwords: PasswordHashing, *, per_account: int, per_address: int) -> Any:
+    return Authenticator(
+        cast(Store, OneUserStore()),
+        passwords,
+        TokenIssuer(KEY, 60),
+        failures_per_account=per_account,
+        failures_per_address=per_address,
+        failure_window=60,
+    )
+
+
+async def _outcome(login: Any) -> str:
+    try:
+        await login
+    except LoginLimitedError:
+        return "429"
+    except AuthError:
+        return "401"
+    return "200"
+
+
+async def test_parallel_wrong_logins_are_counted_before_the_verification() -> None:
+    passwords = GatedPasswords()
+    auth = _authenticator(passwords, per_account=3, per_address=100)
+    attempts = [
+        asyncio.create_task(_outcome(auth.login("Ann", "wrong", "10.0.0.1"))) for _ in range(10)
+    ]
+    # Let every attempt reach its verification (or its refusal) before any verification ends.
+    await asyncio.sleep(0)  # one pass of the loop: each task runs up to its first suspension
+    passwords.gate.set()
+    outcomes = await asyncio.gather(*attempts)
+    assert sorted(outcomes) == ["401"] * 3 + ["429"] * 7
+    # The account is now locked, the right password included.
+    assert await _outcome(auth.login("ann", "right", "10.0.0.2")) == "429"
+
+
+async def test_successful_logins_give_their_places_back() -> None:
+    passwords = GatedPasswords()
+    passwords.gate.set()
+    auth = _authenticator(passwords, per_account=2, per_address=2)
+    for _ in range(5):
+        assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "200"
+    assert await _outcome(auth.login("ann", "wrong", "10.0.0.1")) == "401"
+    assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "200"

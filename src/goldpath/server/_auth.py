@@ -149,19 +149,35 @@ class Authenticator:
 
     async def login(self, username: str, password: str, address: str) -> AccessToken:
         """A token, `AuthError` (same message for a wrong password or an unknown user), or
-        `LoginLimitedError` while the account or the address has too many recent failures."""
+        `LoginLimitedError` while the account or the address has too many recent failures.
+
+        The attempt takes its place in both windows before the password is checked (there is
+        no suspension between the check and the reservation), so parallel wrong guesses
+        cannot all slip past the limit while their verifications run; a success gives the
+        places back, so successful logins never count.
+        """
         account = username.casefold()
-        wait = max(self._by_account.retry_after(account), self._by_address.retry_after(address))
-        if wait:
+        wait, account_hit = self._by_account.reserve(account)
+        if account_hit is None:
             raise LoginLimitedError(wait)
-        user = await self._store.get_user_by_username(username)
-        if user is None:
-            await self._passwords.verify_nothing(password)
-            ok = False
-        else:
-            ok = await self._passwords.verify(user.password_hash, password)
+        wait, address_hit = self._by_address.reserve(address)
+        if address_hit is None:
+            self._by_account.release(account, account_hit)
+            raise LoginLimitedError(wait)
+        try:
+            user = await self._store.get_user_by_username(username)
+            if user is None:
+                await self._passwords.verify_nothing(password)
+                ok = False
+            else:
+                ok = await self._passwords.verify(user.password_hash, password)
+        except BaseException:
+            # Not a failed login (the store failed, or the request went away): undo.
+            self._by_account.release(account, account_hit)
+            self._by_address.release(address, address_hit)
+            raise
         if not ok or user is None:
-            self._by_account.hit(account)
-            self._by_address.hit(address)
             raise AuthError(_LOGIN_REFUSED)
+        self._by_account.release(account, account_hit)
+        self._by_address.release(address, address_hit)
         return self.tokens.issue(user.user_id)

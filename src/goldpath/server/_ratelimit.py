@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import deque
@@ -55,7 +56,8 @@ class SlidingWindow:
             return 0
         return max(1, math.ceil(hits[0] + self._window - now))
 
-    def hit(self, key: str) -> None:
+    def hit(self, key: str) -> float:
+        """Record one hit now; returns its time, which `release` takes to undo it."""
         now = self._clock()
         hits = self._recent(key, now)
         if hits is None:
@@ -63,6 +65,25 @@ class SlidingWindow:
                 self._sweep(now)
             hits = self._hits[key] = deque()
         hits.append(now)
+        return now
+
+    def release(self, key: str, at: float) -> None:
+        """Undo the hit `hit` or `reserve` recorded at ``at`` (nothing if it already expired)."""
+        hits = self._hits.get(key)
+        if hits is None:
+            return
+        with contextlib.suppress(ValueError):
+            hits.remove(at)
+        if not hits:
+            del self._hits[key]
+
+    def reserve(self, key: str) -> tuple[int, float | None]:
+        """`try_hit` that also returns the hit's time: ``(0, at)`` when recorded, to be
+        undone with `release`; ``(wait, None)`` when the key is full."""
+        wait = self.retry_after(key)
+        if wait:
+            return wait, None
+        return 0, self.hit(key)
 
     def _sweep(self, now: float) -> None:
         """Forget every key with no hit inside the window (keys seen once, e.g. by a scan)."""
