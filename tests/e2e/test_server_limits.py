@@ -110,7 +110,7 @@ async def test_history_expired_resync(server: Server, http: httpx.AsyncClient) -
         }
 
 
-async def test_failed_logins_per_address(tmp_path: Path) -> None:
+async def test_failed_logins_per_address_refuse_only_failing_attempts(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, login_failures_per_address=3)
     with running(settings) as srv:
         async with httpx.AsyncClient(base_url=srv.base_url) as client:
@@ -120,13 +120,35 @@ async def test_failed_logins_per_address(tmp_path: Path) -> None:
                     "/auth/login", json={"username": name, "password": "wrong-password"}
                 )
                 assert failed.status_code == 401
-            limited = await client.post(
+            # The address is at its limit: another failing attempt gets 429 ...
+            for name in ("a_fourth", user.username):
+                limited = await client.post(
+                    "/auth/login", json={"username": name, "password": "wrong-password"}
+                )
+                assert limited.status_code == 429
+                assert limited.json()["error"]["code"] == "rate_limited"
+                assert int(limited.headers["Retry-After"]) > 0
+            # ... but another user's correct password from the same address logs in.
+            login = await client.post(
                 "/auth/login", json={"username": user.username, "password": user.password}
             )
-            assert limited.status_code == 429
-            assert limited.json()["error"]["code"] == "rate_limited"
-            assert int(limited.headers["Retry-After"]) > 0
+            assert login.status_code == 200, login.text
+            assert login.json()["access_token"]
             assert (await client.get("/health")).status_code == 200
+
+
+async def test_a_locked_account_refuses_even_the_right_password(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, login_failures_per_account=2)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            user = await new_user(client, "locked")
+            wrong = {"username": user.username.upper(), "password": "wrong-password"}
+            assert (await client.post("/auth/login", json=wrong)).status_code == 401
+            assert (await client.post("/auth/login", json=wrong)).status_code == 401
+            right = {"username": user.username, "password": user.password}
+            limited = await client.post("/auth/login", json=right)
+            assert limited.status_code == 429
+            assert int(limited.headers["Retry-After"]) > 0
 
 
 async def test_the_handler_enforces_the_frame_limit_under_any_server(tmp_path: Path) -> None:

@@ -160,3 +160,18 @@ async def test_successful_logins_give_their_places_back() -> None:
         assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "200"
     assert await _outcome(auth.login("ann", "wrong", "10.0.0.1")) == "401"
     assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "200"
+
+
+async def test_the_address_limit_refuses_only_failing_attempts() -> None:
+    passwords = GatedPasswords()
+    passwords.gate.set()
+    auth = _authenticator(passwords, per_account=5, per_address=2)
+    assert await _outcome(auth.login("made_up_1", "wrong", "10.0.0.1")) == "401"
+    assert await _outcome(auth.login("made_up_2", "wrong", "10.0.0.1")) == "401"
+    assert await _outcome(auth.login("made_up_3", "wrong", "10.0.0.1")) == "429"
+    assert await _outcome(auth.login("ann", "wrong", "10.0.0.1")) == "429"
+    assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "200"
+    # The failures refused by the address still count against their account.
+    for i in range(4):  # 1 + 4 = the account's 5
+        assert await _outcome(auth.login("ann", "wrong", f"10.0.1.{i}")) == "401"
+    assert await _outcome(auth.login("ann", "right", "10.0.2.1")) == "429"

@@ -149,21 +149,23 @@ class Authenticator:
 
     async def login(self, username: str, password: str, address: str) -> AccessToken:
         """A token, `AuthError` (same message for a wrong password or an unknown user), or
-        `LoginLimitedError` while the account or the address has too many recent failures.
+        `LoginLimitedError`.
+
+        An account with too many recent failures refuses every login, the right password
+        included. An address with too many recent failures refuses only the attempts that
+        fail: a correct password for an account that is not locked still logs in, so one
+        client guessing made-up usernames does not lock out everybody behind its address.
 
         The attempt takes its place in both windows before the password is checked (there is
         no suspension between the check and the reservation), so parallel wrong guesses
-        cannot all slip past the limit while their verifications run; a success gives the
+        cannot all slip past the limits while their verifications run; a success gives the
         places back, so successful logins never count.
         """
         account = username.casefold()
         wait, account_hit = self._by_account.reserve(account)
         if account_hit is None:
             raise LoginLimitedError(wait)
-        wait, address_hit = self._by_address.reserve(address)
-        if address_hit is None:
-            self._by_account.release(account, account_hit)
-            raise LoginLimitedError(wait)
+        address_wait, address_hit = self._by_address.reserve(address)
         try:
             user = await self._store.get_user_by_username(username)
             if user is None:
@@ -173,11 +175,20 @@ class Authenticator:
                 ok = await self._passwords.verify(user.password_hash, password)
         except BaseException:
             # Not a failed login (the store failed, or the request went away): undo.
-            self._by_account.release(account, account_hit)
-            self._by_address.release(address, address_hit)
+            self._release(account, account_hit, address, address_hit)
             raise
-        if not ok or user is None:
-            raise AuthError(_LOGIN_REFUSED)
+        if ok and user is not None:
+            self._release(account, account_hit, address, address_hit)
+            return self.tokens.issue(user.user_id)
+        # A failure: it stays counted against the account (which bounds the guesses at one
+        # account from any number of addresses) and, when there was room, the address.
+        if address_hit is None:
+            raise LoginLimitedError(address_wait)
+        raise AuthError(_LOGIN_REFUSED)
+
+    def _release(
+        self, account: str, account_hit: float, address: str, address_hit: float | None
+    ) -> None:
         self._by_account.release(account, account_hit)
-        self._by_address.release(address, address_hit)
-        return self.tokens.issue(user.user_id)
+        if address_hit is not None:
+            self._by_address.release(address, address_hit)
