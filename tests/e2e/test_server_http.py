@@ -361,3 +361,27 @@ async def test_huge_bodies_are_refused_unread(http: httpx.AsyncClient) -> None:
     streamed = await http.post("/auth/login", content=chunks())
     assert_error(streamed, 413, "too_large")
     assert (await http.get("/health")).status_code == 200
+
+
+PLACEHOLDER_IDS = ["null", "None", "undefined", "%20", "%20%20", "NaN"]
+
+
+@pytest.mark.parametrize("bad_id", PLACEHOLDER_IDS)
+async def test_placeholder_ids_are_not_found(http: httpx.AsyncClient, bad_id: str) -> None:
+    user = await new_user(http, "placeholder")
+    missing_thread = await http.get("/threads/thr_missing", headers=user.headers)
+    assert_error(missing_thread, 404, "not_found")
+    for method, path in [
+        ("POST", f"/threads/{bad_id}/runs"),
+        ("GET", f"/threads/{bad_id}"),
+        ("GET", f"/runs/{bad_id}"),
+        ("POST", f"/runs/{bad_id}/cancel"),
+    ]:
+        body = {"message": "hello"} if path.endswith("/runs") else None
+        response = await http.request(method, path, json=body, headers=user.headers)
+        assert_error(response, 404, "not_found")
+        assert response.json()["error"]["message"].endswith("; check the thread id") or (
+            response.json()["error"]["message"].endswith("; check the run id")
+        )
+    # Nothing was stored for them.
+    assert (await http.get("/threads", headers=user.headers)).json() == []

@@ -244,3 +244,21 @@ async def test_parallel_wrong_logins_cannot_outrun_the_account_limit(tmp_path: P
         if answer.status_code == 429:
             assert answer.json()["error"]["code"] == "rate_limited"
             assert int(answer.headers["Retry-After"]) > 0
+
+
+async def test_placeholder_thread_ids_spend_no_message_budget(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    user = await new_user(http, "budget")
+    for bad_id in ("null", "undefined", "None", "%20", "nil"):
+        refused = await http.post(
+            f"/threads/{bad_id}/runs", json={"message": "hi"}, headers=user.headers
+        )
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "not_found"
+    thread = (await http.post("/threads", headers=user.headers)).json()
+    for _ in range(3):  # the whole budget of 3 a minute is still there
+        started = await http.post(
+            f"/threads/{thread['thread_id']}/runs", json={"message": "hi"}, headers=user.headers
+        )
+        assert started.status_code == 202, started.text

@@ -279,3 +279,26 @@ async def test_pong_follows_everything_due(server: Server, http: httpx.AsyncClie
         assert all(f["run_id"] == accepted["run_id"] for f in frames[:-1])
         rest = await client.run_to_end(accepted["run_id"])
         assert_gapless(frames[:-1] + rest, ready["stream"]["offset"])
+
+
+@pytest.mark.parametrize("bad_id", ["undefined", "null", "None", " "])
+async def test_placeholder_ids_over_ws_are_not_found(
+    server: Server, http: httpx.AsyncClient, bad_id: str
+) -> None:
+    user = await new_user(http, "wsplaceholder")
+    client, _ = await open_ws(server, user)
+    async with client.connection:
+        await client.send(
+            {"type": "chat", "message": "hi", "thread_id": bad_id, "client_msg_id": "p1"}
+        )
+        error = await client.recv()
+        assert error["type"] == "error"
+        assert error["code"] == "not_found"
+        assert error["ref"] == "p1"
+        await client.send({"type": "cancel", "run_id": bad_id})
+        error = await client.recv()
+        assert error["type"] == "error"
+        assert error["code"] == "not_found"
+        await client.send({"type": "ping"})
+        assert await client.recv() == {"type": "pong"}
+    assert (await http.get("/threads", headers=user.headers)).json() == []

@@ -16,6 +16,7 @@ from goldpath.errors import (
     AuthError,
     ConflictError,
     GoldpathError,
+    InvalidContextError,
     LimitExceededError,
     NotFoundError,
     RegistryError,
@@ -72,6 +73,10 @@ def classify(exc: BaseException) -> Problem:
             return Problem(401, "unauthorized", message)
         if isinstance(exc, NotFoundError):
             return Problem(404, "not_found", message)
+        if isinstance(exc, InvalidContextError):
+            # A client's id that cannot be one ("null", "undefined", whitespace) reached a
+            # context: to the client it names nothing, so it is a missing object.
+            return Problem(404, "not_found", "no such object; check the id")
         if isinstance(exc, ConflictError):
             return Problem(409, "conflict", message)
         if isinstance(exc, MessageTooLargeError):

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from goldpath._version import __version__
 from goldpath.errors import AuthError
 from goldpath.server._errors import ApiError, describe_validation
+from goldpath.server._runs import require_run_id, require_thread_id
 from goldpath.server._schemas import (
     ErrorBody,
     HealthOut,
@@ -186,6 +187,7 @@ async def create_thread(
 )
 async def get_thread(thread_id: str, user: User, state: State) -> dict[str, Any]:
     """A thread with its messages, oldest first."""
+    require_thread_id(thread_id)
     thread = await state.store.get_thread(user, thread_id)
     messages = await state.store.list_messages(user, thread_id)
     return {**thread_out(thread), "messages": [message_out(m) for m in messages]}
@@ -221,6 +223,7 @@ async def start_run(
 )
 async def get_run(run_id: str, user: User, state: State) -> JSONResponse:
     """A run's status and, once finished, its answer or error."""
+    require_run_id(run_id)
     return JSONResponse(run_out(await state.store.get_run(user, run_id)))
 
 

@@ -15,7 +15,13 @@ from typing import Any
 
 from goldpath.context import UserExecutionContext, new_id
 from goldpath.engine import RunOutcome, UserExecutionEngine
-from goldpath.errors import ConflictError, LimitExceededError, TooManyRunsError, UnknownAgentError
+from goldpath.errors import (
+    ConflictError,
+    LimitExceededError,
+    NotFoundError,
+    TooManyRunsError,
+    UnknownAgentError,
+)
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.models import Message
 from goldpath.server._ratelimit import SlidingWindow
@@ -27,6 +33,8 @@ __all__ = [
     "MessageTooLargeError",
     "RateLimitedError",
     "RunService",
+    "require_run_id",
+    "require_thread_id",
 ]
 
 logger = logging.getLogger("goldpath.server.runs")
@@ -34,6 +42,29 @@ logger = logging.getLogger("goldpath.server.runs")
 DEFAULT_AGENT = "supervisor"
 HISTORY_MESSAGES = 100
 """How many earlier messages of the thread a run is given, newest kept."""
+
+
+_PLACEHOLDERS = frozenset({"none", "null", "undefined", "nil", "nan"})
+"""Ids a client sends by mistake (JavaScript's ``undefined``, Python's ``None``): the same
+rule as `UserExecutionContext`'s, checked here so they are answered as missing objects."""
+
+
+def _is_real_id(value: str) -> bool:
+    text = value.strip()
+    return bool(text) and text.lower() not in _PLACEHOLDERS
+
+
+def require_thread_id(thread_id: str) -> None:
+    """`NotFoundError`, the body of a missing thread, for an id no thread can have
+    (empty, whitespace, ``null``, ``undefined``, ...): checked before anything is stored."""
+    if not _is_real_id(thread_id):
+        raise NotFoundError(f"thread {thread_id!r} not found; check the thread id")
+
+
+def require_run_id(run_id: str) -> None:
+    """`NotFoundError`, the body of a missing run, for an id no run can have."""
+    if not _is_real_id(run_id):
+        raise NotFoundError(f"run {run_id!r} not found; check the run id")
 
 
 class MessageTooLargeError(LimitExceededError):
@@ -107,8 +138,9 @@ class RunService:
         """Accept a run for the authenticated ``user_id`` and start it as a task.
 
         Raises, before anything is started or stored: `MessageTooLargeError`,
-        `UnknownAgentError`, `RateLimitedError`, `TooManyRunsError`, `NotFoundError` (the
-        thread is missing or someone else's). The run's task is created last, with no
+        `UnknownAgentError`, `NotFoundError` for a ``thread_id`` that cannot be an id
+        (before the rate budget is spent), `RateLimitedError`, `TooManyRunsError`,
+        `NotFoundError` (the thread is missing or someone else's). The run's task is created last, with no
         suspension between it and the return, so a caller can announce the run before any
         of its events can be emitted.
         """
@@ -118,6 +150,8 @@ class RunService:
         agents = self._factory.agents
         if agent not in agents:
             raise UnknownAgentError(agent, agents.names())
+        if thread_id is not None:
+            require_thread_id(thread_id)
         wait = self._messages.try_hit(user_id)
         if wait:
             raise RateLimitedError(self._messages.limit, wait)
@@ -200,6 +234,7 @@ class RunService:
         `NotFoundError` for an unknown run or someone else's; `ConflictError` for a run
         that has finished (or is storing its result, or runs in another process).
         """
+        require_run_id(run_id)
         run = self._runs.get(run_id)
         if run is None or run.user_id != user_id:
             record = await self._store.get_run(user_id, run_id)
