@@ -11,7 +11,7 @@ import pytest
 
 from goldpath import AgentStarted, InMemoryStreamHub
 from goldpath.server._state import AppState
-from goldpath.server.ws import Connection, origin_allowed
+from goldpath.server.ws import OUTBOUND_LIMIT, Connection, origin_allowed
 
 pytestmark = pytest.mark.unit
 
@@ -38,9 +38,40 @@ class FakeSocket:
         self.incoming.put_nowait({"type": "websocket.receive", "text": json.dumps(frame)})
 
     async def wait_for(self, count: int) -> list[dict[str, Any]]:
+        return await self.wait_until(lambda sent: len(sent) >= count)
+
+    async def wait_until(self, done: Any) -> list[dict[str, Any]]:
         async with self.arrived:
-            await asyncio.wait_for(self.arrived.wait_for(lambda: len(self.sent) >= count), 5)
+            await asyncio.wait_for(self.arrived.wait_for(lambda: done(self.sent)), 5)
         return self.sent
+
+    def disconnect(self) -> None:
+        self.incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+
+class StalledSocket(FakeSocket):
+    """A client that stops reading: each send waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def send_text(self, text: str) -> None:
+        await self.gate.wait()
+        await super().send_text(text)
+
+
+def _serve(socket: FakeSocket, hub: InMemoryStreamHub, user_id: str) -> Any:
+    state = SimpleNamespace(settings=SimpleNamespace(max_frame_bytes=65536), hub=hub)
+    connection = Connection(cast(Any, socket), cast(AppState, state), user_id)
+    return connection, asyncio.create_task(connection.serve())
+
+
+async def _append(stream: Any, count: int) -> None:
+    for _ in range(count):
+        await stream.append("run_1", "thr_1", "supervisor", "2026-01-01T00:00:00Z", STARTED)
+        await asyncio.sleep(0)  # a turn of the loop: the pump moves the event to the queue
 
 
 async def test_a_slow_connection_is_told_to_resync_and_goes_on() -> None:
@@ -97,3 +128,39 @@ def test_origins(origin: str | None, host: str, allowed: list[str], ok: bool) ->
     headers = {"host": host} | ({"origin": origin} if origin is not None else {})
     socket = SimpleNamespace(headers=headers)
     assert origin_allowed(cast(Any, socket), allowed) is ok
+
+
+async def test_a_stalled_connection_gets_one_resync_and_a_bounded_queue() -> None:
+    hub = InMemoryStreamHub()
+    stream = hub.for_user("usr_stalled")
+    socket = StalledSocket()
+    connection, serving = _serve(socket, hub, "usr_stalled")
+    socket.client_sends({"type": "ping"})
+    assert [f["type"] for f in await socket.wait_for(2)] == ["ready", "pong"]
+    socket.gate.clear()  # the client stops reading
+    most = 0
+    for _ in range(3 * OUTBOUND_LIMIT):
+        await _append(stream, 1)
+        most = max(most, connection._outbound.qsize())
+    assert most <= OUTBOUND_LIMIT
+    assert stream.subscriber_count == 0  # nothing more is kept for it meanwhile
+    socket.gate.set()  # the client reads again
+    frames = await socket.wait_until(lambda sent: sent[-1]["type"] == "resync")
+    resync = frames[-1]
+    assert resync == {
+        "type": "resync",
+        "reason": "too_slow",
+        "epoch": stream.epoch,
+        "offset": 3 * OUTBOUND_LIMIT,
+    }
+    delivered = [f["offset"] for f in frames[2:-1]]
+    assert delivered == list(range(1, len(delivered) + 1))
+    assert len(delivered) <= OUTBOUND_LIMIT + 1  # the queue and the one being sent
+    await _append(stream, 2)
+    frames = await socket.wait_until(lambda sent: sent[-1].get("offset") == resync["offset"] + 2)
+    after = frames[frames.index(resync) + 1 :]
+    assert [f["offset"] for f in after] == [resync["offset"] + 1, resync["offset"] + 2]
+    assert [f["type"] for f in frames].count("resync") == 1
+    socket.disconnect()
+    await asyncio.wait_for(serving, 5)
+    assert stream.subscriber_count == 0

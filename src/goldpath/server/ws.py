@@ -45,6 +45,8 @@ CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
 OUTBOUND_LIMIT = 1000
 """Frames queued for one slow connection before it is told ``resync`` (``too_slow``)."""
+OUTBOUND_LOW_WATER = 100
+"""A connection that fell behind takes live events again once its queue is down to this."""
 _URL_TOKENS = ("token", "access_token")
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
@@ -148,6 +150,8 @@ class Connection:
     """One authenticated WebSocket: its subscription, its outbound queue, its writer."""
 
     __slots__ = (
+        "_behind",
+        "_drained",
         "_last",
         "_live",
         "_outbound",
@@ -171,6 +175,8 @@ class Connection:
         self._live = False
         self._outbound: asyncio.Queue[str] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
+        self._behind = False  # fell behind: live events are dropped until the queue drains
+        self._drained = asyncio.Event()
 
     def _log(self) -> dict[str, str]:
         return {"user_id": self._user_id, "connection_id": self.id}
@@ -211,15 +217,30 @@ class Connection:
         while True:
             frame = await outbound.get()
             await websocket.send_text(frame)
+            if self._behind and outbound.qsize() <= OUTBOUND_LOW_WATER:
+                self._drained.set()
 
     def _event(self, event: Event) -> None:
         if event.offset <= self._last:
             return  # already sent by the replay
         if self._outbound.qsize() >= OUTBOUND_LIMIT:
-            self._resubscribe("too_slow")
+            self._fall_behind()
             return
         self._last = event.offset
         self._outbound.put_nowait(event.json)
+
+    def _fall_behind(self) -> None:
+        """Stop taking live events until the writer has drained the queue to the low-water
+        mark; the pump then resubscribes once and queues the one ``resync`` (``too_slow``)."""
+        if self._behind:
+            return
+        self._behind = True
+        self._sub.close("too_slow")  # the stream keeps nothing more for this connection
+        if self._outbound.qsize() <= OUTBOUND_LOW_WATER:
+            self._drained.set()
+        else:
+            self._drained.clear()
+        logger.warning("connection fell behind; dropping live events", extra=self._log())
 
     async def _flush(self) -> None:
         """Queue every event that has reached this connection; never suspends."""
@@ -244,6 +265,7 @@ class Connection:
         self._sub.close(reason)
         self._sub = self._stream.subscribe()
         self._last = self._sub.offset
+        self._behind = False
         self._send(
             {"type": "resync", "reason": reason, "epoch": self._stream.epoch, "offset": self._last}
         )
@@ -251,14 +273,22 @@ class Connection:
 
     async def _pump_events(self) -> None:
         while True:
+            if self._behind:
+                # One resync, once the writer has caught up; nothing queued meanwhile.
+                await self._drained.wait()
+                self._resubscribe("too_slow")
+                continue
             sub = self._sub
             try:
                 event = await sub.get()
             except SubscriptionClosedError as exc:
-                if sub is self._sub:
+                if sub is self._sub and not self._behind:
                     if exc.reason == "closed":
                         return
-                    self._resubscribe(exc.reason)
+                    if exc.reason == "too_slow":
+                        self._fall_behind()  # the stream dropped it: the same way back
+                    else:
+                        self._resubscribe(exc.reason)
                 continue
             self._event(event)
 
