@@ -140,9 +140,9 @@ class RunService:
         Raises, before anything is started or stored: `MessageTooLargeError`,
         `UnknownAgentError`, `NotFoundError` for a ``thread_id`` that cannot be an id
         (before the rate budget is spent), `RateLimitedError`, `TooManyRunsError`,
-        `NotFoundError` (the thread is missing or someone else's). The run's task is created last, with no
-        suspension between it and the return, so a caller can announce the run before any
-        of its events can be emitted.
+        `NotFoundError` (the thread is missing or someone else's). The run's task is created
+        last, with no suspension between it and the return, so a caller can announce the run
+        before any of its events can be emitted.
         """
         if len(message) > self._max_chars:
             raise MessageTooLargeError(len(message), self._max_chars)
