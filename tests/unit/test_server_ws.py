@@ -52,14 +52,17 @@ class FakeSocket:
 class StalledSocket(FakeSocket):
     """A client that stops reading: each send waits until the test opens the gate."""
 
-    def __init__(self) -> None:
+    def __init__(self, hold_after: int | None = None) -> None:
         super().__init__()
         self.gate = asyncio.Event()
         self.gate.set()
+        self.hold_after = hold_after
 
     async def send_text(self, text: str) -> None:
         await self.gate.wait()
         await super().send_text(text)
+        if len(self.sent) == self.hold_after:
+            self.gate.clear()
 
 
 def _serve(socket: FakeSocket, hub: InMemoryStreamHub, user_id: str) -> Any:
@@ -164,3 +167,22 @@ async def test_a_stalled_connection_gets_one_resync_and_a_bounded_queue() -> Non
     socket.disconnect()
     await asyncio.wait_for(serving, 5)
     assert stream.subscriber_count == 0
+
+
+async def test_a_long_replay_is_not_mistaken_for_a_slow_connection() -> None:
+    hub = InMemoryStreamHub(history_events=2000)
+    stream = hub.for_user("usr_back")
+    await _append(stream, 1500)
+    socket = StalledSocket(hold_after=2)  # the client reads ready and resumed, then waits
+    _, serving = _serve(socket, hub, "usr_back")
+    await socket.wait_for(1)
+    socket.client_sends({"type": "resume", "epoch": stream.epoch, "offset": 200})
+    frames = await socket.wait_for(2)
+    assert frames[1] == {"type": "resumed", "epoch": stream.epoch, "offset": 1500, "replayed": 1300}
+    await _append(stream, 1)  # a live event while the whole replay is still queued
+    socket.gate.set()
+    frames = await socket.wait_until(lambda sent: sent[-1].get("offset") == 1501)
+    assert [f["type"] for f in frames].count("resync") == 0
+    assert [f["offset"] for f in frames[2:]] == list(range(201, 1502))
+    socket.disconnect()
+    await asyncio.wait_for(serving, 5)

@@ -173,7 +173,9 @@ class Connection:
         self._sub: Subscription = self._stream.subscribe()
         self._last = self._sub.offset  # the newest offset queued on this connection
         self._live = False
-        self._outbound: asyncio.Queue[str] = asyncio.Queue()
+        # Encoded frames, and a resume's replay as one item: the replay is sent in full,
+        # in order, and does not count against the live back-pressure limit.
+        self._outbound: asyncio.Queue[str | tuple[Event, ...]] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
         self._behind = False  # fell behind: live events are dropped until the queue drains
         self._drained = asyncio.Event()
@@ -215,8 +217,12 @@ class Connection:
     async def _write(self) -> None:
         websocket, outbound = self._websocket, self._outbound
         while True:
-            frame = await outbound.get()
-            await websocket.send_text(frame)
+            item = await outbound.get()
+            if isinstance(item, str):
+                await websocket.send_text(item)
+            else:
+                for event in item:
+                    await websocket.send_text(event.json)
             if self._behind and outbound.qsize() <= OUTBOUND_LOW_WATER:
                 self._drained.set()
 
@@ -333,8 +339,8 @@ class Connection:
                         "replayed": len(answer.events),
                     }
                 )
-                for event in answer.events:
-                    self._outbound.put_nowait(event.json)
+                if answer.events:
+                    self._outbound.put_nowait(answer.events)
             else:
                 self._send(
                     {
