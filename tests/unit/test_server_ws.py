@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -186,3 +187,32 @@ async def test_a_long_replay_is_not_mistaken_for_a_slow_connection() -> None:
     assert [f["offset"] for f in frames[2:]] == list(range(201, 1502))
     socket.disconnect()
     await asyncio.wait_for(serving, 5)
+
+
+class BrokenSocket(FakeSocket):
+    """Every send fails; closing tells the reader the connection is gone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed: list[int] = []
+
+    async def send_text(self, text: str) -> None:
+        raise RuntimeError("the transport is broken")
+
+    async def close(self, code: int = 1000) -> None:
+        self.closed.append(code)
+        self.disconnect()
+
+
+async def test_a_dying_writer_is_logged_with_its_user(caplog: pytest.LogCaptureFixture) -> None:
+    hub = InMemoryStreamHub()
+    socket = BrokenSocket()
+    with caplog.at_level(logging.ERROR, logger="goldpath.server.ws"):
+        _, serving = _serve(socket, hub, "usr_broken")
+        await asyncio.wait_for(serving, 5)  # the writer's failure closes the connection
+    assert socket.closed == [1011]
+    failures = [r for r in caplog.records if "writer failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert getattr(failures[0], "user_id", None) == "usr_broken"
+    assert failures[0].exc_info is not None
+    assert "the transport is broken" in failures[0].getMessage()

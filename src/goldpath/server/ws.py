@@ -205,7 +205,13 @@ class Connection:
             tasks = [task for task in (self._pump, writer) if task is not None]
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            for task, result in zip(tasks, results, strict=True):
+                if isinstance(result, Exception):
+                    name = "writer" if task is writer else "event pump"
+                    logger.error(
+                        "connection %s failed: %s", name, result, exc_info=result, extra=self._log()
+                    )
             self._sub.close()
             logger.info("connection closed", extra=self._log())
 
@@ -215,6 +221,15 @@ class Connection:
         self._outbound.put_nowait(encode(frame))
 
     async def _write(self) -> None:
+        try:
+            await self._write_frames()
+        except Exception:
+            # Nothing more can reach the client: close, so the reader ends too (the
+            # exception is logged when the connection is torn down).
+            await _close(self._websocket, CLOSE_INTERNAL)
+            raise
+
+    async def _write_frames(self) -> None:
         websocket, outbound = self._websocket, self._outbound
         while True:
             item = await outbound.get()
