@@ -385,3 +385,15 @@ async def test_placeholder_ids_are_not_found(http: httpx.AsyncClient, bad_id: st
         )
     # Nothing was stored for them.
     assert (await http.get("/threads", headers=user.headers)).json() == []
+
+
+async def test_an_empty_agent_name_is_refused(http: httpx.AsyncClient) -> None:
+    user = await new_user(http, "noagent")
+    thread = (await http.post("/threads", headers=user.headers)).json()
+    response = await http.post(
+        f"/threads/{thread['thread_id']}/runs",
+        json={"message": "hello", "agent": ""},
+        headers=user.headers,
+    )
+    assert_error(response, 422, "bad_request")
+    assert "agent" in response.json()["error"]["message"]

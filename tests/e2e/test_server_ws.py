@@ -302,3 +302,17 @@ async def test_placeholder_ids_over_ws_are_not_found(
         await client.send({"type": "ping"})
         assert await client.recv() == {"type": "pong"}
     assert (await http.get("/threads", headers=user.headers)).json() == []
+
+
+async def test_an_empty_agent_name_is_refused_over_ws(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    user = await new_user(http, "wsnoagent")
+    client, _ = await open_ws(server, user)
+    async with client.connection:
+        await client.send({"type": "chat", "message": "hi", "agent": "", "client_msg_id": "a1"})
+        error = await client.recv()
+        assert error["type"] == "error"
+        assert error["code"] == "bad_request"
+        assert error["ref"] == "a1"
+        assert "agent" in error["message"]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
-from goldpath import InvalidContextError, UserExecutionContext
+from goldpath import InMemoryStreamHub, InvalidContextError, UserExecutionContext
+from goldpath.errors import UnknownAgentError
+from goldpath.factory import ExecutionEngineFactory
+from goldpath.models import OfflineModel
 from goldpath.server._errors import classify
+from goldpath.server._runs import RunService
+from goldpath.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -19,3 +26,10 @@ def test_an_id_no_object_can_have_is_not_found(thread_id: str) -> None:
     problem = classify(raised.value)
     assert (problem.status, problem.code) == (404, "not_found")
     assert "UserExecutionContext" not in problem.message
+
+
+async def test_the_run_service_refuses_an_empty_agent_name() -> None:
+    factory = ExecutionEngineFactory(streams=InMemoryStreamHub(), model=OfflineModel())
+    runs = RunService(cast(Store, object()), factory, max_message_chars=100, messages_per_minute=10)
+    with pytest.raises(UnknownAgentError):
+        await runs.start("usr_1", "hello", thread_id=None, agent="")

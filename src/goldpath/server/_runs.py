@@ -146,7 +146,7 @@ class RunService:
         """
         if len(message) > self._max_chars:
             raise MessageTooLargeError(len(message), self._max_chars)
-        agent = agent or DEFAULT_AGENT
+        agent = DEFAULT_AGENT if agent is None else agent  # "" is an unknown agent
         agents = self._factory.agents
         if agent not in agents:
             raise UnknownAgentError(agent, agents.names())

@@ -93,7 +93,11 @@ class ThreadDetailOut(ThreadOut):
 
 class RunBody(_Body):
     message: str = Field(min_length=1, description="over the length limit: 422 too_large")
-    agent: str | None = Field(default=None, description="an agent name; supervisor if omitted")
+    agent: str | None = Field(
+        default=None,
+        min_length=1,
+        description="an agent name; supervisor if omitted (an empty name is bad_request)",
+    )
 
 
 class RunAcceptedOut(BaseModel):
