@@ -22,7 +22,7 @@ from goldpath.errors import ConfigurationError
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import ChatModel, OfflineModel
 from goldpath.server._auth import Authenticator, PasswordHashing, TokenIssuer
-from goldpath.server._errors import ApiError, Problem, install_error_handlers, problem_response
+from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._http import router as http_router
 from goldpath.server._runs import RunService
 from goldpath.server._settings import MODELS, Settings
@@ -85,11 +85,17 @@ class RequestIdMiddleware:
 
 
 MAX_BODY_BYTES = 1 << 20
-"""The largest HTTP request body; larger is answered 413 ``too_large`` before it is read."""
+"""The largest HTTP request body; larger is answered 422 ``too_large``."""
 
 
 class BodyLimitMiddleware:
-    """Refuses HTTP bodies over `MAX_BODY_BYTES`, by ``Content-Length`` or as they stream."""
+    """Answers HTTP bodies over `MAX_BODY_BYTES` with 422 ``too_large`` itself.
+
+    A body with a ``Content-Length`` over the limit is refused unread. A body without one
+    (chunked) is read here, up to the limit, before the app sees it: the refusal is sent
+    from here, not raised inside ``receive`` (where FastAPI's body parser would turn it
+    into a 400), and a body within the limit is handed on as it came.
+    """
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -100,22 +106,41 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limit
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > limit:
-            too_large = Problem(413, "too_large", f"the body is over {limit} bytes")
-            await problem_response(too_large)(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > limit:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # the server delivers no more than declared
             return
+        received: list[Message] = []
         seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
+            received.append(message)
+            if message["type"] != "http.request":
+                break  # the client went away: the app learns it from the replay
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise ApiError(413, "too_large", f"the body is over {limit} bytes")
-            return message
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        pending = iter(received)
 
-        await self.app(scope, counted, send)
+        async def replayed() -> Message:
+            message = next(pending, None)
+            return message if message is not None else await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        too_large = Problem(
+            422,
+            "too_large",
+            f"the request body is over {self.limit} bytes; send a shorter message",
+        )
+        await problem_response(too_large)(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, model: ChatModel | None = None) -> FastAPI:
