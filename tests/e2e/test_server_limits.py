@@ -262,3 +262,27 @@ async def test_placeholder_thread_ids_spend_no_message_budget(
             f"/threads/{thread['thread_id']}/runs", json={"message": "hi"}, headers=user.headers
         )
         assert started.status_code == 202, started.text
+
+
+async def test_registrations_per_address(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, registrations_per_address=3)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            user = await new_user(client, "first")
+            taken = await client.post(
+                "/auth/register", json={"username": user.username, "password": "x" * 12}
+            )
+            assert taken.status_code == 409  # it hashed a password: it counts
+            await new_user(client, "third")
+            limited = await client.post(
+                "/auth/register", json={"username": "fourth_user", "password": "x" * 12}
+            )
+            assert limited.status_code == 429
+            assert limited.json()["error"]["code"] == "rate_limited"
+            assert 0 < int(limited.headers["Retry-After"]) <= 3600
+            invalid = await client.post("/auth/register", json={"username": "x", "password": "y"})
+            assert invalid.status_code == 422  # refused before the limit is consulted
+            login = await client.post(
+                "/auth/login", json={"username": user.username, "password": user.password}
+            )
+            assert login.status_code == 200

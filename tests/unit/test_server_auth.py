@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import jwt
@@ -175,3 +178,34 @@ async def test_the_address_limit_refuses_only_failing_attempts() -> None:
     for i in range(4):  # 1 + 4 = the account's 5
         assert await _outcome(auth.login("ann", "wrong", f"10.0.1.{i}")) == "401"
     assert await _outcome(auth.login("ann", "right", "10.0.2.1")) == "429"
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """The loop's default executor, counting the work handed to it."""
+
+    submitted = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        CountingExecutor.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_at_most_concurrency_hashes_run_at_once() -> None:
+    hashing = PasswordHashing(time_cost=1, memory_kib=1024, concurrency=2)
+    gate = threading.Event()
+
+    def blocked_hash(password: str) -> str:
+        gate.wait(5)
+        return f"hashed {password}"
+
+    hashing._hasher = cast(Any, SimpleNamespace(hash=blocked_hash))
+    loop = asyncio.get_running_loop()
+    executor = CountingExecutor(max_workers=8)
+    loop.set_default_executor(executor)
+    CountingExecutor.submitted = 0
+    tasks = [asyncio.create_task(hashing.hash(str(i))) for i in range(6)]
+    await asyncio.sleep(0)  # one pass of the loop: every task runs up to its first suspension
+    assert CountingExecutor.submitted == 2  # the other four wait for a slot
+    gate.set()
+    assert await asyncio.gather(*tasks) == [f"hashed {i}" for i in range(6)]
+    assert CountingExecutor.submitted == 6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ __all__ = [
     "Authenticator",
     "LoginLimitedError",
     "PasswordHashing",
+    "RegistrationLimitedError",
     "TokenIssuer",
 ]
 
@@ -29,22 +31,34 @@ AUDIENCE = "goldpath"
 ISSUER = "goldpath"
 _REQUIRED_CLAIMS = ["sub", "exp", "iat", "aud", "iss"]
 _LOGIN_REFUSED = "wrong username or password; check both and try again"
+REGISTRATION_WINDOW_SECONDS = 3600.0
+"""The window of the per-address registration limit."""
 
 
 class PasswordHashing:
-    """argon2id through argon2-cffi; hashing takes ~50 ms, so it runs in a worker thread."""
+    """argon2id through argon2-cffi; hashing takes ~50 ms, so it runs in a worker thread.
 
-    __slots__ = ("_dummy", "_hasher")
+    At most ``concurrency`` hashes or verifications run at once (default: one per CPU):
+    each takes ``memory_kib`` of memory, so a flood of registrations or logins waits its
+    turn instead of filling the thread pool and the memory.
+    """
 
-    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536) -> None:
+    __slots__ = ("_dummy", "_hasher", "_slots")
+
+    def __init__(
+        self, *, time_cost: int = 3, memory_kib: int = 65536, concurrency: int | None = None
+    ) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
         self._dummy: str | None = None
+        self._slots = asyncio.Semaphore(concurrency or os.cpu_count() or 1)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        async with self._slots:
+            return await asyncio.to_thread(self._hasher.hash, password)
 
     async def verify(self, password_hash: str, password: str) -> bool:
-        return await asyncio.to_thread(self._verify, password_hash, password)
+        async with self._slots:
+            return await asyncio.to_thread(self._verify, password_hash, password)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:
@@ -122,10 +136,28 @@ class LoginLimitedError(LimitExceededError):
         self.retry_after = retry_after
 
 
+class RegistrationLimitedError(LimitExceededError):
+    """Too many registrations from one address."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"more than {limit} registrations from this address in an hour; "
+            f"wait {retry_after} s before registering again"
+        )
+        self.retry_after = retry_after
+
+
 class Authenticator:
     """Registration and login on the store; counts failed logins only."""
 
-    __slots__ = ("_by_account", "_by_address", "_passwords", "_store", "tokens")
+    __slots__ = (
+        "_by_account",
+        "_by_address",
+        "_passwords",
+        "_registrations",
+        "_store",
+        "tokens",
+    )
 
     def __init__(
         self,
@@ -136,15 +168,22 @@ class Authenticator:
         failures_per_account: int,
         failures_per_address: int,
         failure_window: float,
+        registrations_per_address: int = 100,
     ) -> None:
         self._store = store
         self._passwords = passwords
         self.tokens = tokens
         self._by_account = SlidingWindow(failures_per_account, failure_window)
         self._by_address = SlidingWindow(failures_per_address, failure_window)
+        self._registrations = SlidingWindow(registrations_per_address, REGISTRATION_WINDOW_SECONDS)
 
-    async def register(self, username: str, password: str) -> UserRecord:
-        """`ConflictError` when the username is taken (ignoring case)."""
+    async def register(self, username: str, password: str, address: str) -> UserRecord:
+        """`ConflictError` when the username is taken (ignoring case);
+        `RegistrationLimitedError` when ``address`` has registered too often in the last
+        hour. Every attempt that gets as far as hashing the password counts."""
+        wait = self._registrations.try_hit(address)
+        if wait:
+            raise RegistrationLimitedError(self._registrations.limit, wait)
         return await self._store.create_user(username, await self._passwords.hash(password))
 
     async def login(self, username: str, password: str, address: str) -> AccessToken:

@@ -21,7 +21,7 @@ from goldpath.errors import (
     NotFoundError,
     RegistryError,
 )
-from goldpath.server._auth import LoginLimitedError
+from goldpath.server._auth import LoginLimitedError, RegistrationLimitedError
 from goldpath.server._runs import MessageTooLargeError, RateLimitedError
 
 __all__ = [
@@ -83,7 +83,7 @@ def classify(exc: BaseException) -> Problem:
             return Problem(422, "too_large", message)
         if isinstance(exc, RegistryError):
             return Problem(422, "bad_request", message)
-        if isinstance(exc, RateLimitedError | LoginLimitedError):
+        if isinstance(exc, RateLimitedError | LoginLimitedError | RegistrationLimitedError):
             return Problem(429, "rate_limited", message, exc.retry_after)
         if isinstance(exc, LimitExceededError):
             return Problem(429, "rate_limited", message, 1)

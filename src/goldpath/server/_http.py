@@ -105,12 +105,14 @@ async def _check(probe: Any) -> str:
     "/auth/register",
     status_code=201,
     response_model=UserOut,
-    responses=_errors(409, 422),
+    responses=_errors(409, 422, 429),
     tags=["auth"],
 )
-async def register(body: RegisterBody, state: State) -> UserOut:
-    """Make an account; usernames are unique regardless of case."""
-    user = await state.auth.register(body.username, body.password)
+async def register(body: RegisterBody, request: Request, state: State) -> UserOut:
+    """Make an account; usernames are unique regardless of case. Registrations per client
+    address are limited (``GOLDPATH_REGISTRATIONS_PER_ADDRESS`` an hour)."""
+    address = request.client.host if request.client else "unknown"
+    user = await state.auth.register(body.username, body.password, address)
     return UserOut(user_id=user.user_id, username=user.username)
 
 
