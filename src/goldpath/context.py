@@ -11,7 +11,7 @@ from typing import Any
 
 from goldpath.errors import InvalidContextError
 
-__all__ = ["UserExecutionContext", "new_id"]
+__all__ = ["UserExecutionContext", "is_real_id", "new_id"]
 
 _PLACEHOLDERS = frozenset({"none", "null", "undefined", "nil", "nan"})
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -22,8 +22,18 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
+def is_real_id(value: object) -> bool:
+    """False for what no object's id can be: not a string, empty, whitespace, or a
+    placeholder a client sends by mistake (``None``, ``null``, ``undefined``, ...)."""
+    return (
+        isinstance(value, str)
+        and bool(value.strip())
+        and value.strip().lower() not in _PLACEHOLDERS
+    )
+
+
 def _check_id(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value.strip() or value.strip().lower() in _PLACEHOLDERS:
+    if not is_real_id(value):
         raise InvalidContextError(name, value)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from goldpath.context import UserExecutionContext, new_id
+from goldpath.context import UserExecutionContext, is_real_id, new_id
 from goldpath.engine import RunOutcome, UserExecutionEngine
 from goldpath.errors import (
     ConflictError,
@@ -44,26 +44,16 @@ HISTORY_MESSAGES = 100
 """How many earlier messages of the thread a run is given, newest kept."""
 
 
-_PLACEHOLDERS = frozenset({"none", "null", "undefined", "nil", "nan"})
-"""Ids a client sends by mistake (JavaScript's ``undefined``, Python's ``None``): the same
-rule as `UserExecutionContext`'s, checked here so they are answered as missing objects."""
-
-
-def _is_real_id(value: str) -> bool:
-    text = value.strip()
-    return bool(text) and text.lower() not in _PLACEHOLDERS
-
-
 def require_thread_id(thread_id: str) -> None:
     """`NotFoundError`, the body of a missing thread, for an id no thread can have
     (empty, whitespace, ``null``, ``undefined``, ...): checked before anything is stored."""
-    if not _is_real_id(thread_id):
+    if not is_real_id(thread_id):
         raise NotFoundError(f"thread {thread_id!r} not found; check the thread id")
 
 
 def require_run_id(run_id: str) -> None:
     """`NotFoundError`, the body of a missing run, for an id no run can have."""
-    if not _is_real_id(run_id):
+    if not is_real_id(run_id):
         raise NotFoundError(f"run {run_id!r} not found; check the run id")
 
 
