@@ -207,7 +207,7 @@ async def phase_mem(framework: str, concurrency: int, top: int) -> dict[str, Any
         _check(result, framework)
     prepare = getattr(keep, "prepare", None)
     if prepare is not None:  # goldpath: connect every user before the runs start
-        prepare()
+        await prepare()
 
     gc.collect()
     rss0, objects0 = process.memory_info().rss, len(gc.get_objects())

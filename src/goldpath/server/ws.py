@@ -152,6 +152,7 @@ class Connection:
         "_live",
         "_outbound",
         "_pump",
+        "_resubscribing",
         "_state",
         "_stream",
         "_sub",
@@ -166,9 +167,10 @@ class Connection:
         self._state = state
         self._user_id = user_id
         self._stream: UserStream = state.hub.for_user(user_id)
-        self._sub: Subscription = self._stream.subscribe()
-        self._last = self._sub.offset  # the newest offset queued on this connection
+        self._sub: Subscription  # made by `serve`: subscribing may ask a shared backend
+        self._last = 0  # the newest offset queued on this connection
         self._live = False
+        self._resubscribing = asyncio.Lock()
         self._outbound: asyncio.Queue[str] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
 
@@ -176,13 +178,21 @@ class Connection:
         return {"user_id": self._user_id, "connection_id": self.id}
 
     async def serve(self) -> None:
+        try:
+            # Subscribed before ``ready`` is sent, so no event after its offset is missed.
+            self._sub = await self._stream.subscribe()
+        except Exception:
+            logger.exception("could not subscribe to the user's stream", extra=self._log())
+            await _close(self._websocket, CLOSE_INTERNAL)
+            return
+        self._last = self._sub.offset
         writer = asyncio.create_task(self._write())
         self._send(
             {
                 "type": "ready",
                 "user_id": self._user_id,
                 "connection_id": self.id,
-                "stream": {"epoch": self._stream.epoch, "offset": self._last},
+                "stream": {"epoch": self._sub.epoch, "offset": self._last},
             }
         )
         logger.info("connection ready", extra=self._log())
@@ -212,22 +222,25 @@ class Connection:
             frame = await outbound.get()
             await websocket.send_text(frame)
 
-    def _event(self, event: Event) -> None:
+    def _event(self, event: Event) -> bool:
+        """Queue one event; False when the connection is too far behind to take it."""
         if event.offset <= self._last:
-            return  # already sent by the replay
+            return True  # already sent by the replay
         if self._outbound.qsize() >= OUTBOUND_LIMIT:
-            self._resubscribe("too_slow")
-            return
+            return False
         self._last = event.offset
         self._outbound.put_nowait(event.json)
+        return True
 
     async def _flush(self) -> None:
-        """Queue every event that has reached this connection; never suspends."""
+        """Queue every event that has reached this connection; suspends only to resubscribe."""
         if not self._live:
             return
         sub = self._sub
         while sub.pending():
-            self._event(await sub.get())  # returns at once: the buffer is not empty
+            if not self._event(await sub.get()):  # get returns at once: the buffer is not empty
+                await self._resubscribe(sub, "too_slow")
+                return
 
     async def _reply(self, frame: dict[str, Any]) -> None:
         await self._flush()
@@ -239,28 +252,38 @@ class Connection:
             frame["ref"] = ref
         await self._reply(frame)
 
-    def _resubscribe(self, reason: str) -> None:
-        """Drop the subscription, start a new one at the newest offset, tell the client."""
-        self._sub.close(reason)
-        self._sub = self._stream.subscribe()
-        self._last = self._sub.offset
-        self._send(
-            {"type": "resync", "reason": reason, "epoch": self._stream.epoch, "offset": self._last}
-        )
-        logger.warning("connection resynced (%s)", reason, extra=self._log())
+    async def _resubscribe(self, old: Subscription, reason: str) -> None:
+        """Drop ``old``, start a new subscription at the newest offset, tell the client.
+
+        The pump and the reader may both find ``old`` dropped; the lock makes the second one
+        see the replacement and do nothing, so the client is told once.
+        """
+        async with self._resubscribing:
+            if old is not self._sub:
+                return
+            old.close(reason)
+            sub = self._sub = await self._stream.subscribe()
+            self._last = sub.offset
+            self._send({"type": "resync", "reason": reason, "epoch": sub.epoch, "offset": sub.offset})
+            logger.warning("connection resynced (%s)", reason, extra=self._log())
 
     async def _pump_events(self) -> None:
-        while True:
-            sub = self._sub
-            try:
-                event = await sub.get()
-            except SubscriptionClosedError as exc:
-                if sub is self._sub:
-                    if exc.reason == "closed":
-                        return
-                    self._resubscribe(exc.reason)
-                continue
-            self._event(event)
+        try:
+            while True:
+                sub = self._sub
+                try:
+                    event = await sub.get()
+                except SubscriptionClosedError as exc:
+                    if sub is self._sub:
+                        if exc.reason == "closed":
+                            return
+                        await self._resubscribe(sub, exc.reason)
+                    continue
+                if not self._event(event):
+                    await self._resubscribe(sub, "too_slow")
+        except Exception:  # the stream backend failed: the client reconnects and resumes
+            logger.exception("event delivery failed", extra=self._log())
+            await _close(self._websocket, CLOSE_INTERNAL)
 
     # reading
 
@@ -298,7 +321,7 @@ class Connection:
                 self._send(
                     {
                         "type": "resumed",
-                        "epoch": self._stream.epoch,
+                        "epoch": resume.epoch,  # a replay is only given for the current epoch
                         "offset": answer.offset,
                         "replayed": len(answer.events),
                     }
