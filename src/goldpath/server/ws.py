@@ -264,7 +264,9 @@ class Connection:
             old.close(reason)
             sub = self._sub = await self._stream.subscribe()
             self._last = sub.offset
-            self._send({"type": "resync", "reason": reason, "epoch": sub.epoch, "offset": sub.offset})
+            self._send(
+                {"type": "resync", "reason": reason, "epoch": sub.epoch, "offset": sub.offset}
+            )
             logger.warning("connection resynced (%s)", reason, extra=self._log())
 
     async def _pump_events(self) -> None:
