@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from goldpath.errors import ConfigurationError, SubscriptionClosedError
+from goldpath.errors import ConfigurationError, StreamError, SubscriptionClosedError
 from goldpath.events import (
     AgentCompleted,
     AgentStarted,
@@ -267,6 +267,30 @@ async def test_close_ends_subscribers_and_channels(make_hub: MakeHub) -> None:
     assert second.closed_reason == "closed"
     assert [e async for e in second] == []
     assert hub.live.channel_count == 0
+
+
+async def test_every_key_expires_when_idle(make_hub: MakeHub, prefix: str) -> None:
+    hub = await make_hub(idle_seconds=900)
+    await _append(hub.for_user("writer"), 1)
+    await hub.for_user("reader").read_after("unknown", 0)  # makes an epoch: expires too
+    await hub.for_user("watcher").position()
+    client: Redis = Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        assert len(keys) == 4  # writer's meta and events; reader's and watcher's meta
+        for key in keys:
+            assert 0 < await client.pttl(key) <= 900_000
+    finally:
+        await client.aclose()
+
+
+async def test_a_closed_hub_refuses_subscribers(make_hub: MakeHub) -> None:
+    hub = await make_hub()
+    await hub.close()
+    with pytest.raises(StreamError, match="closed"):
+        await hub.for_user("u1").subscribe()
+    with pytest.raises(ValueError, match="at least 1"):
+        await hub.for_user("u1").subscribe(limit=0)
 
 
 async def test_an_unreachable_redis_is_a_configuration_error() -> None:

@@ -166,6 +166,8 @@ async def test_subscription_starts_after_the_newest_event() -> None:
     await _append(stream, 2)
     subscription = await stream.subscribe()
     assert subscription.offset == 2
+    assert subscription.epoch == stream.epoch
+    assert await stream.position() == (stream.epoch, 2)
     later = await _append(stream, 1)
     assert await drain(subscription) == later
 

@@ -73,7 +73,7 @@ class RedisUserStream(UserStream):
     async def read_after(self, epoch: str, offset: int) -> Replay | Resync:
         keys = self.keys
         reply = await self._hub.run(
-            "READ", self, [keys.meta, keys.events], [_candidate(), epoch, offset]
+            "READ", self, [keys.meta, keys.events], [_candidate(), epoch, offset, self._hub.ttl_ms]
         )
         current, latest, entries = str(reply[0]), int(reply[1]), reply[2]
         if epoch != current:
@@ -175,7 +175,10 @@ class RedisStreamHub(StreamHub):
         """A hub on the Redis at ``url``, checked with a PING: an unreachable Redis is a
         `ConfigurationError` at start-up rather than a failure at the first event."""
         try:
-            client: Redis = Redis.from_url(url, decode_responses=True)
+            # Keepalive: the pub/sub connection only reads, so a dead peer must show.
+            client: Redis = Redis.from_url(
+                url, decode_responses=True, socket_connect_timeout=5.0, socket_keepalive=True
+            )
         except ValueError as exc:
             raise ConfigurationError(
                 f"GOLDPATH_REDIS_URL {redacted(url)!r} is not a Redis URL ({exc}); "

@@ -61,7 +61,7 @@ class _Channel:
 class LiveFanout:
     """Delivers each user's published events to that user's subscribers in this process."""
 
-    __slots__ = ("_channels", "_commands", "_control", "_pubsub", "_reader")
+    __slots__ = ("_channels", "_closed", "_commands", "_control", "_pubsub", "_reader")
 
     def __init__(self, pubsub: PubSub) -> None:
         self._pubsub = pubsub
@@ -69,8 +69,11 @@ class LiveFanout:
         self._commands: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._control: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def subscribe(self, stream: RedisUserStream, limit: int) -> Subscription:
+        if self._closed:
+            raise StreamError("this Redis stream hub is closed; subscribe through the open one")
         name = stream.keys.channel
         channel = self._channels.get(name)
         if channel is None:
@@ -112,7 +115,11 @@ class LiveFanout:
 
     async def close(self) -> None:
         """Close every subscriber, stop the tasks, release the pub/sub connection."""
+        self._closed = True
         for channel in list(self._channels.values()):
+            if not channel.ready.done():  # waiters raise now rather than at their timeout
+                channel.ready.set_exception(StreamError("the Redis stream hub was closed"))
+                channel.ready.exception()
             for subscription in tuple(channel.subscribers):
                 subscription.close()
         self._channels.clear()
@@ -141,6 +148,8 @@ class LiveFanout:
         self._forget_if_unused(name, channel)
 
     def _command(self, action: str, name: str) -> None:
+        if self._closed:
+            return
         self._commands.put_nowait((action, name))
         if self._control is None:
             self._control = asyncio.create_task(self._run_commands(), name="goldpath-redis-sub")
@@ -188,6 +197,8 @@ class LiveFanout:
                 channel = self._channels.get(message["channel"])
                 if channel is not None:
                     self._close_all(channel, "too_slow")
+            except Exception:  # a bug must not stop delivery to every other user
+                logger.exception("delivering a message of %s failed", message.get("channel"))
 
     async def _on_subscribed(self, name: str) -> None:
         channel = self._channels.get(name)

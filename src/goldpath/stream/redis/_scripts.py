@@ -101,8 +101,10 @@ return {epoch, tonumber(redis.call('HGET', KEYS[1], 'offset'))}
 READ = (
     _ENSURE_EPOCH
     + """
--- ARGV: 1 candidate epoch, 2 client's epoch, 3 client's offset.
+-- ARGV: 1 candidate epoch, 2 client's epoch, 3 client's offset, 4 ttl ms.
 -- The position and the events after the offset, read together; Python judges them.
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
 local latest = tonumber(redis.call('HGET', KEYS[1], 'offset'))
 local after = tonumber(ARGV[3])
 local entries = {}
