@@ -98,3 +98,36 @@ async def test_resume_on_the_other_server(
         async with httpx.AsyncClient(base_url=server.base_url) as client:
             health = (await client.get("/health")).json()
         assert health["checks"]["stream"] == "ok"
+
+
+async def test_a_flushed_stream_tells_live_sockets_to_resync(
+    servers: tuple[Server, Server], http: httpx.AsyncClient
+) -> None:
+    a, b = servers
+    user = await new_user(http, "flushed")
+    watcher, ready = await open_ws(b, user)
+    async with watcher.connection:
+        await watcher.send({"type": "ping"})
+        assert await watcher.recv() == {"type": "pong"}
+        first, _ = await open_ws(a, user)
+        async with first.connection:
+            accepted = await first.chat("What is 3 * 3?")
+            await first.run_to_end(accepted["run_id"])
+        await watcher.run_to_end(accepted["run_id"])
+        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+        try:  # what a flushed Redis leaves of this user: nothing
+            client.delete(*client.scan_iter(match=f"{a.settings.redis_prefix}user:*"))
+        finally:
+            client.close()
+        sender, _ = await open_ws(a, user)
+        async with sender.connection:
+            accepted = await sender.chat("slow 5")
+            sent = await sender.run_to_end(accepted["run_id"])
+        frames = await watcher.run_to_end(accepted["run_id"])
+    resync = frames[0]
+    assert resync["type"] == "resync"
+    assert resync["reason"] == "epoch_changed"
+    assert resync["epoch"] != ready["stream"]["epoch"]
+    after = frames[1:]
+    assert_gapless(after, resync["offset"])
+    assert after == [f for f in sent if f.get("offset", 0) > resync["offset"]]
