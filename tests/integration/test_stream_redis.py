@@ -24,9 +24,11 @@ from goldpath.events import (
     MessageDelta,
     ToolCompleted,
     ToolExecuting,
+    frame_parts,
 )
 from goldpath.stream import InMemoryStreamHub, Replay, Resync, Subscription, UserStream
 from goldpath.stream.redis import RedisStreamHub
+from goldpath.stream.redis._scripts import UserKeys
 from tests.services import REDIS_HOST, REDIS_PORT, require_service
 
 pytestmark = pytest.mark.integration
@@ -254,6 +256,61 @@ async def test_delivery_catches_up_after_the_pubsub_connection_drops(make_hub: M
         await admin.aclose()
     # Nothing more is published: b must find the missed events by itself after reconnecting.
     assert await _receive(subscription, 5) == missed
+
+
+def _frame(offset: int) -> str:
+    head, tail = frame_parts("run_1", "thr_1", "supervisor", TS, MessageDelta(f"d{offset}"))
+    return f"{head}{offset}{tail}"
+
+
+@pytest.fixture
+async def raw(prefix: str) -> AsyncIterator[Redis]:
+    """A plain client, to do behind the hubs' backs what a lossy network or a bug would."""
+    client: Redis = Redis.from_url(REDIS_URL, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+async def test_a_lost_message_is_filled_in_from_the_stream(
+    hub: RedisStreamHub, raw: Redis, prefix: str
+) -> None:
+    subscription = await hub.for_user("u1").subscribe()
+    keys = UserKeys.of(prefix, "u1")
+    await raw.hset(keys.meta, "offset", 2)
+    for offset in (1, 2):
+        await raw.xadd(keys.events, {"t": 0, "f": _frame(offset)}, id=f"0-{offset}")
+    await raw.publish(keys.channel, f"{subscription.epoch} {_frame(2)}")  # 1 was lost
+    assert [e.json for e in await _receive(subscription, 2)] == [_frame(1), _frame(2)]
+
+
+async def test_a_gap_the_history_cannot_fill_drops_the_subscribers(
+    hub: RedisStreamHub, raw: Redis, prefix: str
+) -> None:
+    subscription = await hub.for_user("u1").subscribe()
+    keys = UserKeys.of(prefix, "u1")
+    await raw.hset(keys.meta, "offset", 2)
+    await raw.publish(keys.channel, f"{subscription.epoch} {_frame(2)}")
+    with pytest.raises(SubscriptionClosedError, match="history_expired"):
+        await asyncio.wait_for(subscription.get(), 5)
+
+
+async def test_a_frame_that_is_no_event_is_skipped(
+    hub: RedisStreamHub, raw: Redis, prefix: str
+) -> None:
+    subscription = await hub.for_user("u1").subscribe()
+    await raw.publish(UserKeys.of(prefix, "u1").channel, f"{subscription.epoch} not json")
+    sent = await _append(hub.for_user("u1"), 1)
+    assert await _receive(subscription, 1) == sent
+
+
+async def test_a_subscriber_that_gives_up_waiting_leaves_no_channel(hub: RedisStreamHub) -> None:
+    waiting = asyncio.create_task(hub.for_user("gone").subscribe())
+    await asyncio.sleep(0)  # it waits for Redis to confirm the channel
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await hub.for_user("stays").subscribe()  # confirmed after "gone"'s, in order
+    assert hub.live.channel_count == 1
 
 
 async def test_close_ends_subscribers_and_channels(make_hub: MakeHub) -> None:
