@@ -341,6 +341,17 @@ async def test_every_key_expires_when_idle(make_hub: MakeHub, prefix: str) -> No
         await client.aclose()
 
 
+async def test_a_subscribed_stream_does_not_expire(make_hub: MakeHub) -> None:
+    hub = await make_hub(history_seconds=0.3, idle_seconds=0.3)
+    watched = hub.for_user("watched")
+    subscription = await watched.subscribe()
+    await _append(watched, 1)
+    await _append(hub.for_user("idle"), 1)
+    await asyncio.sleep(0.7)  # over twice the expiry: time is the subject
+    assert await watched.position() == (subscription.epoch, 1)
+    assert (await hub.for_user("idle").position())[1] == 0  # expired: a new epoch
+
+
 async def test_a_closed_hub_refuses_subscribers(make_hub: MakeHub) -> None:
     hub = await make_hub()
     await hub.close()

@@ -11,6 +11,9 @@ This package is the only importer of ``redis``; ``import goldpath`` does not loa
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +30,8 @@ from goldpath.stream.redis._scripts import APPEND, POSITION, READ, UserKeys
 __all__ = ["RedisStreamHub", "RedisUserStream"]
 
 DEFAULT_PREFIX = "goldpath:"
+
+logger = logging.getLogger("goldpath.stream.redis")
 
 
 class RedisUserStream(UserStream):
@@ -93,6 +98,7 @@ class RedisUserStream(UserStream):
         if limit is not None and limit < 1:
             raise ValueError(f"a subscription's queue limit must be at least 1, not {limit}")
         hub = self._hub
+        hub.keep_alive()
         return await hub.live.subscribe(self, hub.queue_limit if limit is None else limit)
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -111,11 +117,13 @@ class RedisStreamHub(StreamHub):
     ``history_seconds``, whichever is more, never more than ``history_cap`` (default ten
     times ``history_events``). A stream nobody appended to or subscribed to for
     ``idle_seconds`` (default ``history_seconds``) expires in Redis, and its next event
-    starts a new epoch, as a forgotten in-memory stream does.
+    starts a new epoch, as a forgotten in-memory stream does; the streams of users with a
+    subscriber here are kept alive, as in memory.
     """
 
     __slots__ = (
         "_client",
+        "_keeper",
         "_scripts",
         "history_cap",
         "history_events",
@@ -159,6 +167,7 @@ class RedisStreamHub(StreamHub):
             "READ": client.register_script(READ),
         }
         self.live = LiveFanout(client.pubsub())
+        self._keeper: asyncio.Task[None] | None = None
 
     @classmethod
     async def from_url(
@@ -218,6 +227,28 @@ class RedisStreamHub(StreamHub):
                 f"{exc}; check that Redis is up and reachable at GOLDPATH_REDIS_URL"
             ) from exc
 
+    def keep_alive(self) -> None:
+        """Start refreshing the expiry of subscribed users' keys, once per hub."""
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(self._keep_alive(), name="goldpath-redis-ttl")
+
+    async def _keep_alive(self) -> None:
+        """A user with an open socket and no event for the idle time must not lose the epoch
+        under it: every third of the expiry, the keys of subscribed users get it afresh."""
+        while True:
+            await asyncio.sleep(self.ttl_ms / 3000)
+            streams = self.live.subscribed_streams()
+            if not streams:
+                continue
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for stream in streams:
+                        pipe.pexpire(stream.keys.meta, self.ttl_ms)
+                        pipe.pexpire(stream.keys.events, self.ttl_ms)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                logger.warning("could not refresh the expiry of %d streams: %s", len(streams), exc)
+
     async def check(self) -> None:
         try:
             await self._client.ping()
@@ -226,6 +257,10 @@ class RedisStreamHub(StreamHub):
 
     async def close(self) -> None:
         """Close every local subscriber and the connections; the streams stay in Redis."""
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
         await self.live.close()
         await self._client.aclose()
 

@@ -109,6 +109,10 @@ class LiveFanout:
         channel = self._channels.get(stream.keys.channel)
         return len(channel.subscribers) if channel is not None else 0
 
+    def subscribed_streams(self) -> list[RedisUserStream]:
+        """The streams of the users with a subscriber in this process."""
+        return [channel.stream for channel in self._channels.values() if channel.subscribers]
+
     @property
     def channel_count(self) -> int:
         return len(self._channels)
