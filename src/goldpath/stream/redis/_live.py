@@ -72,31 +72,37 @@ class LiveFanout:
         self._closed = False
 
     async def subscribe(self, stream: RedisUserStream, limit: int) -> Subscription:
-        if self._closed:
-            raise StreamError("this Redis stream hub is closed; subscribe through the open one")
         name = stream.keys.channel
-        channel = self._channels.get(name)
-        if channel is None:
-            ready = asyncio.get_running_loop().create_future()
-            channel = self._channels[name] = _Channel(stream, ready)
-            self._command("subscribe", name)
-        if not channel.ready.done():
-            channel.waiting += 1
-            try:
-                await asyncio.wait_for(asyncio.shield(channel.ready), READY_TIMEOUT)
-            except BaseException as exc:  # timed out, failed or cancelled: nobody joins
-                channel.waiting -= 1
-                if isinstance(exc, TimeoutError):
-                    self._drop(name, channel, StreamError(_unconfirmed(name)))
-                    raise StreamError(_unconfirmed(name)) from None
-                self._forget_if_unused(name, channel)
-                raise
+        while True:
+            if self._closed:
+                raise StreamError("this Redis stream hub is closed; subscribe through the open one")
+            channel = self._channels.get(name)
+            if channel is None:
+                ready = asyncio.get_running_loop().create_future()
+                channel = self._channels[name] = _Channel(stream, ready)
+                self._command("subscribe", name)
+            if not channel.ready.done():
+                await self._wait_ready(name, channel)
+            if self._channels.get(name) is not channel:
+                continue  # dropped (a new epoch) before this waiter ran: start afresh
+            if channel.ready.exception() is not None:  # failed, and not yet forgotten
+                raise StreamError(f"Redis could not open {name}: {channel.ready.exception()}")
+            subscription = Subscription(channel.last, limit, stream, channel.epoch)
+            channel.subscribers.append(subscription)
+            return subscription
+
+    async def _wait_ready(self, name: str, channel: _Channel) -> None:
+        channel.waiting += 1
+        try:
+            await asyncio.wait_for(asyncio.shield(channel.ready), READY_TIMEOUT)
+        except BaseException as exc:  # timed out, failed or cancelled: nobody joins
             channel.waiting -= 1
-        if channel.ready.exception() is not None:  # failed, and not yet forgotten
-            raise StreamError(f"Redis could not open {name}: {channel.ready.exception()}")
-        subscription = Subscription(channel.last, limit, stream, channel.epoch)
-        channel.subscribers.append(subscription)
-        return subscription
+            if isinstance(exc, TimeoutError):
+                self._drop(name, channel, StreamError(_unconfirmed(name)))
+                raise StreamError(_unconfirmed(name)) from None
+            self._forget_if_unused(name, channel)
+            raise
+        channel.waiting -= 1
 
     def unsubscribe(self, stream: RedisUserStream, subscription: Subscription) -> None:
         name = stream.keys.channel
@@ -200,7 +206,7 @@ class LiveFanout:
                 logger.warning("Redis read failed while delivering: %s", exc)
                 channel = self._channels.get(message["channel"])
                 if channel is not None:
-                    self._close_all(channel, "too_slow")
+                    self._close_all(channel, "history_expired")
             except Exception:  # a bug must not stop delivery to every other user
                 logger.exception("delivering a message of %s failed", message.get("channel"))
 
