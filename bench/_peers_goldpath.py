@@ -104,22 +104,22 @@ class GoldpathBench:
         self._connections: dict[str, _Connection] = {}
         self._max_users = max_users
 
-    def connect(self, user_id: str) -> _Connection:
+    async def connect(self, user_id: str) -> _Connection:
         connection = self._connections.get(user_id)
         if connection is None:
-            subscription = self.hub.for_user(user_id).subscribe(limit=10_000)
+            subscription = await self.hub.for_user(user_id).subscribe(limit=10_000)
             connection = self._connections[user_id] = _Connection(subscription)
         return connection
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         """Connect every user, as the server would before they send a message."""
         for i in range(self._max_users):
-            self.connect(f"user-{i}")
+            await self.connect(f"user-{i}")
 
     async def run_once(self, i: int) -> RunResult:
         """One run for user ``i % max_users``, complete when its subscriber saw the end."""
         user_id = f"user-{i % self._max_users}"
-        connection = self.connect(user_id)
+        connection = await self.connect(user_id)
         connection.done = asyncio.get_running_loop().create_future()
         connection.events, connection.pieces, connection.tool_result = 0, [], None
         context = UserExecutionContext.create(user_id, f"thread-{user_id}")

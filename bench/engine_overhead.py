@@ -207,7 +207,7 @@ async def phase_mem(framework: str, concurrency: int, top: int) -> dict[str, Any
         _check(result, framework)
     prepare = getattr(keep, "prepare", None)
     if prepare is not None:  # goldpath: connect every user before the runs start
-        prepare()
+        await prepare()
 
     gc.collect()
     rss0, objects0 = process.memory_info().rss, len(gc.get_objects())
@@ -585,7 +585,7 @@ its answer from the tool result it finds in the conversation, so a run only prod
 expected text when the framework ran the tool (a plain async function that parses and walks
 the expression) and fed its result back; every run's final text is checked and a wrong one
 stops the benchmark. Events are consumed through each framework's own streaming API:
-goldpath, a subscriber on the user's stream (`InMemoryStreamHub().for_user(u).subscribe()`)
+goldpath, a subscriber on the user's stream (`await InMemoryStreamHub().for_user(u).subscribe()`)
 drained by its own task, runs through `factory.user_execution_engine(ctx)` +
 `engine.run("supervisor", msg)` with `goldpath.ScriptedModel`; pydantic-ai, a streaming
 `FunctionModel` and `agent.run_stream_events()`; openai-agents, a custom `Model` yielding

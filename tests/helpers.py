@@ -75,7 +75,8 @@ def user_stream(factory: ExecutionEngineFactory, user_id: str) -> InMemoryUserSt
 
 async def history(stream: UserStream) -> list[Event]:
     """Every event the stream still holds, oldest first (read through `read_after`)."""
-    answer = await stream.read_after(stream.epoch, 0)
+    epoch, _ = await stream.position()
+    answer = await stream.read_after(epoch, 0)
     assert isinstance(answer, Replay), f"expected a replay, got {answer!r}"
     return list(answer.events)
 

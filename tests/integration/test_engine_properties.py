@@ -124,8 +124,8 @@ plans = st.builds(
 async def _scenario(plans: list[Plan]) -> None:
     hub = InMemoryStreamHub()
     stream = hub.for_user("u1")
-    bystander = hub.for_user("u2").subscribe()
-    watcher = stream.subscribe()
+    bystander = await hub.for_user("u2").subscribe()
+    watcher = await stream.subscribe()
     contexts = [UserExecutionContext.create("u1", f"t{n}") for n in range(len(plans))]
     tasks: dict[str, asyncio.Task[RunOutcome]] = {}
     cancelled: set[str] = set()

@@ -53,7 +53,7 @@ async def test_two_hundred_users_each_receive_only_their_own_events() -> None:
         ]
         for user in users
     }
-    subscriptions = {user: hub.for_user(user).subscribe() for user in users}
+    subscriptions = {user: await hub.for_user(user).subscribe() for user in users}
     listeners = {
         user: asyncio.create_task(_listen(subscriptions[user], RUNS_PER_USER)) for user in users
     }
@@ -88,8 +88,8 @@ async def test_two_hundred_users_each_receive_only_their_own_events() -> None:
 async def test_one_users_full_slots_do_not_limit_another() -> None:
     factory = make_factory(scripted([Pause(30)]))
     busy = UserExecutionContext.create("busy", "t")
-    started = user_stream(factory, "busy").subscribe()
-    bystander = user_stream(factory, "calm").subscribe()
+    started = await user_stream(factory, "busy").subscribe()
+    bystander = await user_stream(factory, "calm").subscribe()
 
     async def hold() -> None:
         async with factory.user_execution_engine(busy) as engine:

@@ -37,7 +37,7 @@ async def test_resume_inside_the_window_returns_exactly_the_missed_events() -> N
     hub = InMemoryStreamHub()
     factory = _factory(hub)
     stream = hub.for_user("u1")
-    connection = stream.subscribe()
+    connection = await stream.subscribe()
     await _runs(factory, 2)
     seen = await drain(connection)
     assert len(seen) == 2 * EVENTS_PER_RUN
@@ -64,7 +64,7 @@ async def test_resume_with_subscribe_first_delivers_each_offset_once() -> None:
     stream = hub.for_user("u1")
     await _runs(factory, 2)
     last_seen = 3
-    live = stream.subscribe()
+    live = await stream.subscribe()
     replay = await stream.read_after(stream.epoch, last_seen)
     assert isinstance(replay, Replay)
     await _runs(factory, 1)

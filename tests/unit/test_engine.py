@@ -226,7 +226,7 @@ async def test_cancellation_ends_with_cancelled_and_propagates() -> None:
     factory = _factory([TextDelta("first"), Pause(30), TextDelta("never")])
     ctx = UserExecutionContext.create("u1", "t1")
     stream = user_stream(factory, "u1")
-    subscription = stream.subscribe()
+    subscription = await stream.subscribe()
     task = asyncio.create_task(factory.create_for_user(ctx).run("supervisor", "hi"))
     while (await subscription.get()).type != "message_delta":
         pass
@@ -265,7 +265,7 @@ async def test_on_complete_runs_before_agent_completed_is_emitted() -> None:
 async def test_on_complete_sees_cancellation() -> None:
     factory = _factory([Pause(30)])
     stream = user_stream(factory, "u1")
-    subscription = stream.subscribe()
+    subscription = await stream.subscribe()
     statuses: list[str] = []
 
     async def on_complete(outcome: RunOutcome) -> None:

@@ -101,7 +101,7 @@ async def test_slot_released_after_a_failed_run() -> None:
 
 async def test_slot_released_after_cancellation() -> None:
     factory = make_factory(scripted([Pause(30)]), limits=RunLimits(max_runs_per_user=1))
-    subscription = user_stream(factory, "u1").subscribe()
+    subscription = await user_stream(factory, "u1").subscribe()
 
     async def run() -> None:
         async with factory.user_execution_engine(_ctx()) as engine:

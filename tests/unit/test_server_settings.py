@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import stat
 from pathlib import Path
@@ -68,9 +69,19 @@ def test_generated_secret_is_kept_private_and_reused(tmp_path: Path) -> None:
     assert Settings(data_dir=data_dir).prepared().secret_key == first.secret_key
 
 
+def test_a_redis_url_needs_the_redis_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url="redis://localhost:6379/0")
+    assert settings.prepared().redis_url == "redis://localhost:6379/0"
+    assert settings.redis_prefix == "goldpath:"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
+    )
+    with pytest.raises(ConfigurationError, match=r"install goldpath\[redis\]"):
+        settings.prepared()
+
+
 def test_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="Redis stream backend is not available"):
-        Settings(data_dir=tmp_path, redis_url="redis://localhost:6379/0").prepared()
     with pytest.raises(ConfigurationError, match="offline, openai"):
         Settings(model="llama")
     with pytest.raises(ConfigurationError, match="at least 32"):

@@ -149,8 +149,8 @@ def test_default_cap_is_ten_times_the_count() -> None:
 
 async def test_fan_out_to_every_subscriber_of_the_user_only() -> None:
     hub = InMemoryStreamHub()
-    mine = [hub.for_user("u1").subscribe() for _ in range(3)]
-    theirs = hub.for_user("u2").subscribe()
+    mine = [await hub.for_user("u1").subscribe() for _ in range(3)]
+    theirs = await hub.for_user("u2").subscribe()
     assert hub.for_user("u1").subscriber_count == 3
     sent = await _append(hub.for_user("u1"), 4)
     for subscription in mine:
@@ -164,15 +164,17 @@ async def test_fan_out_to_every_subscriber_of_the_user_only() -> None:
 async def test_subscription_starts_after_the_newest_event() -> None:
     stream = InMemoryStreamHub().for_user("u1")
     await _append(stream, 2)
-    subscription = stream.subscribe()
+    subscription = await stream.subscribe()
     assert subscription.offset == 2
+    assert subscription.epoch == stream.epoch
+    assert await stream.position() == (stream.epoch, 2)
     later = await _append(stream, 1)
     assert await drain(subscription) == later
 
 
 async def test_get_waits_for_the_next_event() -> None:
     stream = InMemoryStreamHub().for_user("u1")
-    subscription = stream.subscribe()
+    subscription = await stream.subscribe()
     waiting = asyncio.create_task(subscription.get())
     await asyncio.sleep(0)  # let it block on an empty buffer (no event is due yet)
     assert not waiting.done()
@@ -182,8 +184,8 @@ async def test_get_waits_for_the_next_event() -> None:
 
 async def test_slow_subscriber_is_dropped_and_never_blocks_append() -> None:
     stream = InMemoryStreamHub(queue_limit=1000).for_user("u1")
-    slow = stream.subscribe(limit=3)
-    fast = stream.subscribe()
+    slow = await stream.subscribe(limit=3)
+    fast = await stream.subscribe()
     events = await _append(stream, 10)  # returns although nobody reads the slow one
     assert slow.closed_reason == "too_slow"
     assert slow.pending() == 0
@@ -198,7 +200,7 @@ async def test_slow_subscriber_is_dropped_and_never_blocks_append() -> None:
 
 async def test_a_closed_subscription_receives_nothing_more() -> None:
     stream = InMemoryStreamHub().for_user("u1")
-    subscription = stream.subscribe()
+    subscription = await stream.subscribe()
     subscription.close("replaced")
     subscription.deliver((await _append(stream, 1))[0])  # even if handed one directly
     assert subscription.pending() == 0
@@ -208,7 +210,7 @@ async def test_a_closed_subscription_receives_nothing_more() -> None:
 
 async def test_queue_limit_comes_from_the_hub() -> None:
     stream = InMemoryStreamHub(queue_limit=2).for_user("u1")
-    subscription = stream.subscribe()
+    subscription = await stream.subscribe()
     await _append(stream, 2)
     assert subscription.closed_reason is None
     await _append(stream, 1)
@@ -217,7 +219,7 @@ async def test_queue_limit_comes_from_the_hub() -> None:
 
 async def test_a_waiting_reader_is_woken_when_dropped() -> None:
     stream = InMemoryStreamHub().for_user("u1")
-    subscription = stream.subscribe(limit=1)
+    subscription = await stream.subscribe(limit=1)
     reader = asyncio.create_task(subscription.get())
     await asyncio.sleep(0)  # the reader waits on an empty buffer
     subscription.close("too_slow")
@@ -227,7 +229,7 @@ async def test_a_waiting_reader_is_woken_when_dropped() -> None:
 
 async def test_close_ends_iteration_after_delivered_events() -> None:
     stream = InMemoryStreamHub().for_user("u1")
-    subscription = stream.subscribe()
+    subscription = await stream.subscribe()
     events = await _append(stream, 3)
     subscription.close()
     subscription.close()  # twice is harmless
@@ -240,7 +242,7 @@ async def test_close_ends_iteration_after_delivered_events() -> None:
 
 async def test_close_wakes_a_waiting_iterator() -> None:
     stream = InMemoryStreamHub().for_user("u1")
-    subscription = stream.subscribe()
+    subscription = await stream.subscribe()
     received: list[Event] = []
 
     async def read() -> None:
@@ -255,18 +257,18 @@ async def test_close_wakes_a_waiting_iterator() -> None:
     assert received == sent
 
 
-def test_unsubscribe_of_a_stranger_is_harmless() -> None:
+async def test_unsubscribe_of_a_stranger_is_harmless() -> None:
     first = InMemoryStreamHub().for_user("u1")
     second = InMemoryStreamHub().for_user("u1")
-    subscription = second.subscribe()
+    subscription = await second.subscribe()
     first.unsubscribe(subscription)
     assert second.subscriber_count == 1
 
 
-def test_idle_streams_without_subscribers_are_forgotten() -> None:
+async def test_idle_streams_without_subscribers_are_forgotten() -> None:
     hub = InMemoryStreamHub(idle_seconds=0.0)
     watched = hub.for_user("watched")
-    subscription = watched.subscribe()
+    subscription = await watched.subscribe()
     hub.for_user("idle")
     assert hub.forget_idle() == 1
     assert hub.stream_count == 1

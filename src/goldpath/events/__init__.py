@@ -12,6 +12,7 @@ from goldpath.events._types import (
     ToolCompleted,
     ToolExecuting,
     decode_event,
+    frame_parts,
     utc_timestamp,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "ToolCompleted",
     "ToolExecuting",
     "decode_event",
+    "frame_parts",
     "utc_timestamp",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "ToolCompleted",
     "ToolExecuting",
     "decode_event",
+    "frame_parts",
     "utc_timestamp",
 ]
 
@@ -174,25 +175,36 @@ class Event:
 
     def __post_init__(self) -> None:
         if not self.json:
-            # Written out rather than built as a dict: this runs once per event, and the
-            # envelope's fields are all strings and an int. Deltas, most events, skip the
-            # encoder's machinery too.
-            data = self.data
-            body = (
-                f'{{"delta":{_string(data.delta)}}}'
-                if isinstance(data, MessageDelta)
-                else _encode(data.to_data())
-            )
-            frame = (
-                f'{{"type":"{data.type}","offset":{self.offset},"run_id":{_string(self.run_id)},'
-                f'"thread_id":{_string(self.thread_id)},"agent":{_string(self.agent)},'
-                f'"ts":{_string(self.ts)},"data":{body}}}'
-            )
-            object.__setattr__(self, "json", frame)
+            head, tail = frame_parts(self.run_id, self.thread_id, self.agent, self.ts, self.data)
+            object.__setattr__(self, "json", f"{head}{self.offset}{tail}")
 
     @property
     def type(self) -> str:
         return self.data.type
+
+
+def frame_parts(
+    run_id: str, thread_id: str, agent: str, ts: str, data: EventData
+) -> tuple[str, str]:
+    """An event's wire frame, split where its offset goes: ``head + str(offset) + tail``.
+
+    `Event` joins the parts when it is made; a backend that learns the offset elsewhere (the
+    Redis one, inside its append script) joins them there, so the JSON is still encoded
+    once, in Python, and carries the offset the backend assigned.
+    """
+    # Written out rather than built as a dict: this runs once per event, and the envelope's
+    # fields are all strings and an int. Deltas, most events, skip the encoder's machinery.
+    body = (
+        f'{{"delta":{_string(data.delta)}}}'
+        if isinstance(data, MessageDelta)
+        else _encode(data.to_data())
+    )
+    head = f'{{"type":"{data.type}","offset":'
+    tail = (
+        f',"run_id":{_string(run_id)},"thread_id":{_string(thread_id)},'
+        f'"agent":{_string(agent)},"ts":{_string(ts)},"data":{body}}}'
+    )
+    return head, tail
 
 
 def _data_from_wire(kind: str, data: Mapping[str, Any]) -> EventData:

@@ -29,9 +29,9 @@ from goldpath.server._settings import MODELS, Settings
 from goldpath.server._state import AppState
 from goldpath.server.ws import router as ws_router
 from goldpath.store import Store
-from goldpath.stream import InMemoryStreamHub
+from goldpath.stream import InMemoryStreamHub, StreamHub
 
-__all__ = ["STATIC_DIR", "create_app", "make_model", "password_hashing"]
+__all__ = ["STATIC_DIR", "create_app", "make_hub", "make_model", "password_hashing"]
 
 logger = logging.getLogger("goldpath.server")
 
@@ -52,6 +52,28 @@ def make_model(settings: Settings) -> ChatModel:
         )
     raise ConfigurationError(
         f"GOLDPATH_MODEL is {settings.model!r}; set it to one of: {', '.join(MODELS)}"
+    )
+
+
+async def make_hub(settings: Settings) -> StreamHub:
+    """The user streams: in Redis when ``GOLDPATH_REDIS_URL`` is set (shared by every
+    process on it; imported only then), otherwise in this process."""
+    # A stream is forgotten only when no run can still be writing to it.
+    idle_seconds = max(settings.history_seconds, 2 * settings.run_timeout)
+    if settings.redis_url:
+        from goldpath.stream.redis import RedisStreamHub
+
+        return await RedisStreamHub.from_url(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            history_events=settings.history_events,
+            history_seconds=settings.history_seconds,
+            idle_seconds=idle_seconds,
+        )
+    return InMemoryStreamHub(
+        history_events=settings.history_events,
+        history_seconds=settings.history_seconds,
+        idle_seconds=idle_seconds,
     )
 
 
@@ -147,7 +169,8 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     """The goldpath server. ``model`` overrides ``GOLDPATH_MODEL`` (tests pass a scripted one).
 
     Settings are read here, once: the data directory, the secret key and the database URL
-    are resolved before the app is returned, and a Redis URL is refused at once.
+    are resolved before the app is returned. The store and the stream backend (Redis when
+    ``GOLDPATH_REDIS_URL`` is set) are opened at start-up and closed at shutdown.
     """
     settings = (settings if settings is not None else Settings()).prepared()
 
@@ -161,12 +184,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
             interrupted = await store.mark_unfinished_runs()
             if interrupted:
                 logger.warning("%d runs were left running by a previous process", interrupted)
-            hub = InMemoryStreamHub(
-                history_events=settings.history_events,
-                history_seconds=settings.history_seconds,
-                # A stream is forgotten only when no run can still be writing to it.
-                idle_seconds=max(settings.history_seconds, 2 * settings.run_timeout),
-            )
+            hub = await make_hub(settings)
             stack.push_async_callback(hub.close)
             chosen = model
             if chosen is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -35,6 +36,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     secret_key: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = Field(default="goldpath:", min_length=1)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     model: str = "offline"
@@ -86,11 +88,11 @@ class Settings(BaseSettings):
         return value
 
     def check_backends(self) -> None:
-        """Refuse settings that name a backend this version does not have."""
-        if self.redis_url:
+        """Refuse settings that name a backend whose extra is not installed."""
+        if self.redis_url and importlib.util.find_spec("redis") is None:
             raise ConfigurationError(
-                "GOLDPATH_REDIS_URL is set, but the Redis stream backend is not available in "
-                "this version of goldpath; unset GOLDPATH_REDIS_URL to use in-memory streams "
+                "GOLDPATH_REDIS_URL is set, but the redis package is not installed; install "
+                "goldpath[redis], or unset GOLDPATH_REDIS_URL to use in-memory streams "
                 "(one process)"
             )
 

@@ -156,6 +156,7 @@ class Connection:
         "_live",
         "_outbound",
         "_pump",
+        "_resubscribing",
         "_state",
         "_stream",
         "_sub",
@@ -170,9 +171,10 @@ class Connection:
         self._state = state
         self._user_id = user_id
         self._stream: UserStream = state.hub.for_user(user_id)
-        self._sub: Subscription = self._stream.subscribe()
-        self._last = self._sub.offset  # the newest offset queued on this connection
+        self._sub: Subscription  # made by `serve`: subscribing may ask a shared backend
+        self._last = 0  # the newest offset queued on this connection
         self._live = False
+        self._resubscribing = asyncio.Lock()
         # Encoded frames, and a resume's replay as one item: the replay is sent in full,
         # in order, and does not count against the live back-pressure limit.
         self._outbound: asyncio.Queue[str | tuple[Event, ...]] = asyncio.Queue()
@@ -184,13 +186,21 @@ class Connection:
         return {"user_id": self._user_id, "connection_id": self.id}
 
     async def serve(self) -> None:
+        try:
+            # Subscribed before ``ready`` is sent, so no event after its offset is missed.
+            self._sub = await self._stream.subscribe()
+        except Exception:
+            logger.exception("could not subscribe to the user's stream", extra=self._log())
+            await _close(self._websocket, CLOSE_INTERNAL)
+            return
+        self._last = self._sub.offset
         writer = asyncio.create_task(self._write())
         self._send(
             {
                 "type": "ready",
                 "user_id": self._user_id,
                 "connection_id": self.id,
-                "stream": {"epoch": self._stream.epoch, "offset": self._last},
+                "stream": {"epoch": self._sub.epoch, "offset": self._last},
             }
         )
         logger.info("connection ready", extra=self._log())
@@ -281,37 +291,48 @@ class Connection:
             frame["ref"] = ref
         await self._reply(frame)
 
-    def _resubscribe(self, reason: str) -> None:
-        """Drop the subscription, start a new one at the newest offset, tell the client."""
-        self._sub.close(reason)
-        self._sub = self._stream.subscribe()
-        self._last = self._sub.offset
-        self._behind = False
-        self._send(
-            {"type": "resync", "reason": reason, "epoch": self._stream.epoch, "offset": self._last}
-        )
-        logger.warning("connection resynced (%s)", reason, extra=self._log())
+    async def _resubscribe(self, old: Subscription, reason: str) -> None:
+        """Drop ``old``, start a new subscription at the newest offset, tell the client.
+
+        Subscribing may suspend (a shared backend); the lock makes a second caller that
+        found ``old`` dropped see the replacement and do nothing, so the client is told once.
+        """
+        async with self._resubscribing:
+            if old is not self._sub:
+                return
+            old.close(reason)
+            sub = self._sub = await self._stream.subscribe()
+            self._last = sub.offset
+            self._behind = False
+            self._send(
+                {"type": "resync", "reason": reason, "epoch": sub.epoch, "offset": sub.offset}
+            )
+            logger.warning("connection resynced (%s)", reason, extra=self._log())
 
     async def _pump_events(self) -> None:
-        while True:
-            if self._behind:
-                # One resync, once the writer has caught up; nothing queued meanwhile.
-                await self._drained.wait()
-                self._resubscribe("too_slow")
-                continue
-            sub = self._sub
-            try:
-                event = await sub.get()
-            except SubscriptionClosedError as exc:
-                if sub is self._sub and not self._behind:
-                    if exc.reason == "closed":
-                        return
-                    if exc.reason == "too_slow":
-                        self._fall_behind()  # the stream dropped it: the same way back
-                    else:
-                        self._resubscribe(exc.reason)
-                continue
-            self._event(event)
+        try:
+            while True:
+                if self._behind:
+                    # One resync, once the writer has caught up; nothing queued meanwhile.
+                    await self._drained.wait()
+                    await self._resubscribe(self._sub, "too_slow")
+                    continue
+                sub = self._sub
+                try:
+                    event = await sub.get()
+                except SubscriptionClosedError as exc:
+                    if sub is self._sub and not self._behind:
+                        if exc.reason == "closed":
+                            return
+                        if exc.reason == "too_slow":
+                            self._fall_behind()  # the stream dropped it: the same way back
+                        else:
+                            await self._resubscribe(sub, exc.reason)
+                    continue
+                self._event(event)
+        except Exception:  # the stream backend failed: the client reconnects and resumes
+            logger.exception("event delivery failed", extra=self._log())
+            await _close(self._websocket, CLOSE_INTERNAL)
 
     # reading
 
@@ -349,7 +370,7 @@ class Connection:
                 self._send(
                     {
                         "type": "resumed",
-                        "epoch": self._stream.epoch,
+                        "epoch": resume.epoch,  # a replay is only given for the current epoch
                         "offset": answer.offset,
                         "replayed": len(answer.events),
                     }

@@ -45,11 +45,13 @@ class Subscription:
     ``too_slow`` instead of growing memory or slowing the run that emits.
     """
 
-    __slots__ = ("_buffer", "_closed", "_limit", "_unsubscribe", "_waiter", "offset")
+    __slots__ = ("_buffer", "_closed", "_limit", "_unsubscribe", "_waiter", "epoch", "offset")
 
-    def __init__(self, offset: int, limit: int, unsubscribe: UserStream) -> None:
+    def __init__(self, offset: int, limit: int, unsubscribe: UserStream, epoch: str) -> None:
         self.offset = offset
         """The newest offset when the subscription began: later events arrive here."""
+        self.epoch = epoch
+        """The stream's epoch when the subscription began, the one ``offset`` belongs to."""
         self._buffer: deque[Event] = deque()
         self._limit = limit
         self._waiter: asyncio.Future[None] | None = None
@@ -114,17 +116,19 @@ class Subscription:
 
 
 class UserStream(abc.ABC):
-    """One user's stream: appends get the next offset; history answers `read_after`."""
+    """One user's stream: appends get the next offset; history answers `read_after`.
 
-    @property
-    @abc.abstractmethod
-    def epoch(self) -> str:
-        """Changes whenever the stream's history was lost, so old offsets never match."""
+    Reading the position and subscribing are async because a shared backend (Redis) must
+    ask its server; a subscription carries the position it began at (``epoch``,
+    ``offset``), which is what a client is told in ``ready``.
+    """
 
-    @property
     @abc.abstractmethod
-    def latest_offset(self) -> int:
-        """The offset of the newest event, 0 when there is none."""
+    async def position(self) -> tuple[str, int]:
+        """The epoch and the offset of the newest event (0 when there is none).
+
+        The epoch changes whenever the stream's history was lost, so old offsets never match.
+        """
 
     @abc.abstractmethod
     async def append(
@@ -137,8 +141,11 @@ class UserStream(abc.ABC):
         """Every event after ``offset`` of ``epoch``, or why they cannot all be given."""
 
     @abc.abstractmethod
-    def subscribe(self, limit: int | None = None) -> Subscription:
-        """A live reader of events after the current newest offset."""
+    async def subscribe(self, limit: int | None = None) -> Subscription:
+        """A live reader of every event after the newest one when it returns.
+
+        Its ``epoch`` and ``offset`` are that position: no event after it is missed.
+        """
 
     @abc.abstractmethod
     def unsubscribe(self, subscription: Subscription) -> None:

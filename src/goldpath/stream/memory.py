@@ -47,11 +47,16 @@ class InMemoryUserStream(UserStream):
 
     @property
     def epoch(self) -> str:
+        """Changes whenever the stream's history was lost (a new hub, a forgotten stream)."""
         return self._epoch
 
     @property
     def latest_offset(self) -> int:
+        """The offset of the newest event, 0 when there is none; read without waiting."""
         return self._offset
+
+    async def position(self) -> tuple[str, int]:
+        return self._epoch, self._offset
 
     async def append(
         self, run_id: str, thread_id: str, agent: str, ts: str, data: EventData
@@ -87,11 +92,12 @@ class InMemoryUserStream(UserStream):
             return Resync("history_expired", self._epoch, latest)
         return Replay(tuple(islice(self._events, offset + 1 - oldest, None)), latest)
 
-    def subscribe(self, limit: int | None = None) -> Subscription:
+    async def subscribe(self, limit: int | None = None) -> Subscription:
+        """Never suspends: in one process the position cannot move while it is read."""
         if limit is not None and limit < 1:
             raise ValueError(f"a subscription's queue limit must be at least 1, not {limit}")
         queue_limit = self._queue_limit if limit is None else limit
-        subscription = Subscription(self._offset, queue_limit, self)
+        subscription = Subscription(self._offset, queue_limit, self, self._epoch)
         self._subscribers.append(subscription)
         return subscription
 
