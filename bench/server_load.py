@@ -89,6 +89,7 @@ def serve(kind: str, port: int, data_dir: str) -> None:
                 model="offline",
                 password_hash_time_cost=1,  # set-up only: 2,000 argon2 hashes at the defaults
                 password_hash_memory_kib=8192,  # would take minutes on two cores
+                registrations_per_address=100_000,  # every bench user registers from loopback
                 log_level="warning",
             )
         )
