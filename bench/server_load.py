@@ -547,8 +547,10 @@ at 1,000 users: missed by 35-40x, and out of reach of the echo too (its p99 firs
 1,000 users is a few hundred ms): with 1,000 users each sending the next chat at once, a
 chat waits for the ~1,000 ahead of it, so 50 ms would take ~20,000 chats/s in one process.
 What could move it further, outside this round: the per-event cost in the core runtime
-(events and engine, ~0.45 ms per run here), and more processes (PostgreSQL for the store is
-supported; the user streams would need a Redis backend, which this version does not have).
+(events and engine, ~0.45 ms per run here), and more processes: with PostgreSQL for the
+store and `GOLDPATH_REDIS_URL` for the user streams any process serves any user, so a
+machine's cores add up (this bench runs one process; a multi-process run is not measured
+here yet).
 
 Noise: the machine's two cores are shared by the server, the client and other jobs, so
 figures move between runs, the echo's most (13,000-32,000 events/s in this session's runs)."""
