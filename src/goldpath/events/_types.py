@@ -59,10 +59,17 @@ def _encode(value: Any) -> str:
 _string = json.encoder.encode_basestring
 
 
-def utc_timestamp() -> str:
-    """Now, as the ISO 8601 UTC string that events carry (microseconds, ``Z``)."""
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """``moment`` (now by default; naive means UTC) as the ISO 8601 UTC string goldpath
+    sends everywhere: microseconds and ``Z``."""
+    if moment is None:
+        moment = datetime.now(UTC)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    else:
+        moment = moment.astimezone(UTC)
     # isoformat is twice as fast as strftime, and this runs once per event.
-    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 @dataclass(frozen=True, slots=True)

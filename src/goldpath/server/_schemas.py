@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from goldpath.events import utc_timestamp
 from goldpath.store import MessageRecord, RunRecord, ThreadRecord
 
 __all__ = [
@@ -127,10 +128,8 @@ class HealthOut(BaseModel):
 
 
 def iso(moment: datetime) -> str:
-    """ISO 8601 UTC with microseconds and ``Z``, like the events' ``ts``."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 UTC with microseconds and ``Z``, exactly like the events' ``ts``."""
+    return utc_timestamp(moment)
 
 
 def thread_out(thread: ThreadRecord) -> dict[str, Any]:
