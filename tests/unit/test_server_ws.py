@@ -11,8 +11,9 @@ from typing import Any, cast
 import pytest
 
 from goldpath import AgentStarted, InMemoryStreamHub
+from goldpath.server._handshake import origin_allowed
 from goldpath.server._state import AppState
-from goldpath.server.ws import OUTBOUND_LIMIT, Connection, origin_allowed
+from goldpath.server.ws import OUTBOUND_LIMIT, Connection
 
 pytestmark = pytest.mark.unit
 

@@ -10,16 +10,14 @@ the connection when its frame was read, and ``run_accepted`` precedes the run's 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from goldpath.context import new_id
-from goldpath.errors import AuthError, SubscriptionClosedError
+from goldpath.errors import SubscriptionClosedError
 from goldpath.events import Event
 from goldpath.server._errors import classify
 from goldpath.server._frames import (
@@ -32,23 +30,28 @@ from goldpath.server._frames import (
     encode,
     parse_frame,
 )
+from goldpath.server._handshake import (
+    CLOSE_INTERNAL,
+    CLOSE_POLICY,
+    CLOSE_TOO_LARGE,
+    CLOSE_UNAUTHORIZED,
+    authenticate,
+    close,
+    origin_allowed,
+    text_of,
+    too_large,
+)
 from goldpath.server._state import AppState, app_state
 from goldpath.stream import Replay, Subscription, UserStream
 
-__all__ = ["CLOSE_TOO_LARGE", "CLOSE_UNAUTHORIZED", "origin_allowed", "router"]
+__all__ = ["OUTBOUND_LIMIT", "OUTBOUND_LOW_WATER", "Connection", "router"]
 
 logger = logging.getLogger("goldpath.server.ws")
 
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_TOO_LARGE = 1009
-CLOSE_POLICY = 1008
-CLOSE_INTERNAL = 1011
 OUTBOUND_LIMIT = 1000
 """Frames queued for one slow connection before it is told ``resync`` (``too_slow``)."""
 OUTBOUND_LOW_WATER = 100
 """A connection that fell behind takes live events again once its queue is down to this."""
-_URL_TOKENS = ("token", "access_token")
-_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 router = APIRouter()
 
@@ -61,89 +64,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_POLICY)
         return
     await websocket.accept()
-    user_id = await _authenticate(websocket, state)
+    user_id = await authenticate(websocket, state)
     if user_id is None:
-        await _close(websocket, CLOSE_UNAUTHORIZED)
+        await close(websocket, CLOSE_UNAUTHORIZED)
         return
     if user_id == "":  # the auth frame was too large
-        await _close(websocket, CLOSE_TOO_LARGE)
+        await close(websocket, CLOSE_TOO_LARGE)
         return
     await Connection(websocket, state, user_id).serve()
-
-
-def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
-    """No ``Origin``, an allowed one, or (nothing configured) the server's own origin."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    origin = origin.strip().rstrip("/").lower()
-    if allowed:
-        return "*" in allowed or origin in {a.lower() for a in allowed}
-    host = websocket.headers.get("host", "").lower()
-    parts = urlsplit(origin)
-    if not parts.hostname or parts.scheme not in _DEFAULT_PORTS:
-        return False
-    try:
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
-    except ValueError:
-        return False
-    own = urlsplit(f"//{host}")
-    try:
-        # A Host without a port is the default port of the scheme the browser used, which
-        # for a page of this server is its origin's scheme (also behind a TLS proxy).
-        own_port = own.port or _DEFAULT_PORTS[parts.scheme]
-    except ValueError:
-        return False
-    return parts.hostname == own.hostname and port == own_port
-
-
-async def _authenticate(websocket: WebSocket, state: AppState) -> str | None:
-    """The user id, None to close with 4401, or "" when the first frame was too large."""
-    if any(name in websocket.query_params for name in _URL_TOKENS):
-        return None  # a token in the URL ends up in logs and history: never accepted
-    tokens = state.auth.tokens
-    header = websocket.headers.get("authorization")
-    try:
-        if header is not None:
-            scheme, _, token = header.partition(" ")
-            return tokens.user_id(token.strip()) if scheme.lower() == "bearer" else None
-        try:
-            message = await asyncio.wait_for(
-                websocket.receive(), state.settings.auth_timeout_seconds
-            )
-        except TimeoutError:
-            return None
-        text = _text_of(message)
-        if text is None:
-            return None
-        if _too_large(text, state.settings.max_frame_bytes):
-            return ""
-        frame = parse_frame(text)
-        return tokens.user_id(frame.token) if isinstance(frame, AuthFrame) else None
-    except (AuthError, FrameError):
-        return None
-
-
-def _text_of(message: Any) -> str | None:
-    if message["type"] != "websocket.receive":
-        return None
-    text = message.get("text")
-    if text is not None:
-        return str(text)
-    data = message.get("bytes") or b""
-    try:
-        return bytes(data).decode("utf-8")
-    except UnicodeDecodeError:
-        return "\ufffd"  # not JSON: answered with bad_request
-
-
-def _too_large(text: str, limit: int) -> bool:
-    return len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit)
-
-
-async def _close(websocket: WebSocket, code: int) -> None:
-    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-        await websocket.close(code=code)
 
 
 class Connection:
@@ -191,7 +119,7 @@ class Connection:
             self._sub = await self._stream.subscribe()
         except Exception:
             logger.exception("could not subscribe to the user's stream", extra=self._log())
-            await _close(self._websocket, CLOSE_INTERNAL)
+            await close(self._websocket, CLOSE_INTERNAL)
             return
         self._last = self._sub.offset
         writer = asyncio.create_task(self._write())
@@ -210,7 +138,7 @@ class Connection:
             pass
         except Exception:
             logger.exception("connection failed", extra=self._log())
-            await _close(self._websocket, CLOSE_INTERNAL)
+            await close(self._websocket, CLOSE_INTERNAL)
         finally:
             tasks = [task for task in (self._pump, writer) if task is not None]
             for task in tasks:
@@ -236,7 +164,7 @@ class Connection:
         except Exception:
             # Nothing more can reach the client: close, so the reader ends too (the
             # exception is logged when the connection is torn down).
-            await _close(self._websocket, CLOSE_INTERNAL)
+            await close(self._websocket, CLOSE_INTERNAL)
             raise
 
     async def _write_frames(self) -> None:
@@ -332,7 +260,7 @@ class Connection:
                 self._event(event)
         except Exception:  # the stream backend failed: the client reconnects and resumes
             logger.exception("event delivery failed", extra=self._log())
-            await _close(self._websocket, CLOSE_INTERNAL)
+            await close(self._websocket, CLOSE_INTERNAL)
 
     # reading
 
@@ -340,11 +268,11 @@ class Connection:
         websocket, limit = self._websocket, self._state.settings.max_frame_bytes
         while True:
             message = await websocket.receive()
-            text = _text_of(message)
+            text = text_of(message)
             if text is None:
                 return
-            if _too_large(text, limit):
-                await _close(websocket, CLOSE_TOO_LARGE)
+            if too_large(text, limit):
+                await close(websocket, CLOSE_TOO_LARGE)
                 return
             try:
                 frame = parse_frame(text)

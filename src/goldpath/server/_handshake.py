@@ -1,0 +1,113 @@
+"""The WebSocket handshake: the Origin rule, authentication, and the close codes.
+
+Everything here happens before a connection is handed its user's stream: a refused
+Origin never reaches the upgrade (HTTP 403), and a bad or missing token closes with 4401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from goldpath.errors import AuthError
+from goldpath.server._frames import AuthFrame, FrameError, parse_frame
+from goldpath.server._state import AppState
+
+__all__ = [
+    "CLOSE_INTERNAL",
+    "CLOSE_POLICY",
+    "CLOSE_TOO_LARGE",
+    "CLOSE_UNAUTHORIZED",
+    "authenticate",
+    "close",
+    "origin_allowed",
+    "text_of",
+    "too_large",
+]
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_LARGE = 1009
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL = 1011
+_URL_TOKENS = ("token", "access_token")
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    """No ``Origin``, an allowed one, or (nothing configured) the server's own origin."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if allowed:
+        return "*" in allowed or origin in {a.lower() for a in allowed}
+    host = websocket.headers.get("host", "").lower()
+    parts = urlsplit(origin)
+    if not parts.hostname or parts.scheme not in _DEFAULT_PORTS:
+        return False
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        return False
+    own = urlsplit(f"//{host}")
+    try:
+        # A Host without a port is the default port of the scheme the browser used, which
+        # for a page of this server is its origin's scheme (also behind a TLS proxy).
+        own_port = own.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        return False
+    return parts.hostname == own.hostname and port == own_port
+
+
+async def authenticate(websocket: WebSocket, state: AppState) -> str | None:
+    """The user id, None to close with 4401, or "" when the first frame was too large."""
+    if any(name in websocket.query_params for name in _URL_TOKENS):
+        return None  # a token in the URL ends up in logs and history: never accepted
+    tokens = state.auth.tokens
+    header = websocket.headers.get("authorization")
+    try:
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            return tokens.user_id(token.strip()) if scheme.lower() == "bearer" else None
+        try:
+            message = await asyncio.wait_for(
+                websocket.receive(), state.settings.auth_timeout_seconds
+            )
+        except TimeoutError:
+            return None
+        text = text_of(message)
+        if text is None:
+            return None
+        if too_large(text, state.settings.max_frame_bytes):
+            return ""
+        frame = parse_frame(text)
+        return tokens.user_id(frame.token) if isinstance(frame, AuthFrame) else None
+    except (AuthError, FrameError):
+        return None
+
+
+def text_of(message: Any) -> str | None:
+    if message["type"] != "websocket.receive":
+        return None
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    data = message.get("bytes") or b""
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return "\ufffd"  # not JSON: answered with bad_request
+
+
+def too_large(text: str, limit: int) -> bool:
+    return len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit)
+
+
+async def close(websocket: WebSocket, code: int) -> None:
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+        await websocket.close(code=code)
