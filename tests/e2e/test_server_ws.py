@@ -58,7 +58,7 @@ def claims(user: User, **changes: Any) -> dict[str, Any]:
 def bad_tokens(user: User) -> dict[str, str]:
     good = jwt.encode(claims(user), TEST_SECRET, algorithm="HS256")
     head, body, signature = good.split(".")
-    unsigned = jwt.encode(claims(user), None, algorithm="none")
+    unsigned = jwt.encode(claims(user), "", algorithm="none")
     return {
         "expired": jwt.encode(
             claims(user, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600),

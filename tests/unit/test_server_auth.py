@@ -55,7 +55,7 @@ def test_tokens() -> None:
     "token",
     [
         jwt.encode(_claims(exp=int(time.time()) - 10), KEY, algorithm="HS256"),
-        jwt.encode(_claims(), None, algorithm="none"),
+        jwt.encode(_claims(), "", algorithm="none"),
         jwt.encode(_claims(aud="other"), KEY, algorithm="HS256"),
         jwt.encode(_claims(iss="other"), KEY, algorithm="HS256"),
         jwt.encode(_claims(sub=None), KEY, algorithm="HS256"),
