@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any, cast
 
 import pytest
 
@@ -113,16 +114,173 @@ async def test_offline_explains_a_tool_error() -> None:
     assert _text(outputs) == "The calculator could not answer: ValueError: division by zero"
 
 
-async def test_offline_calculator_answer_without_a_visible_expression() -> None:
+async def test_offline_answer_shows_the_expression_the_calculator_was_asked() -> None:
     call = ToolCall("call_1", "calculator", {"expression": "2+2"})
     messages = [Message("user", "compute it"), Message("assistant", tool_calls=(call,))]
     messages.append(Message("tool", "4", tool_call_id="call_1", name="calculator"))
+    assert _text(await _collect(OfflineModel(), messages)) == "2+2 = 4."
+    messages[-1] = Message("tool", "4", tool_call_id="call_unknown", name="calculator")
     assert _text(await _collect(OfflineModel(), messages)) == "That = 4."
 
 
 async def test_offline_later_turn_without_a_tool_answer_introduces_itself() -> None:
     messages = [Message("user", "2+2"), Message("assistant", "hm")]
     assert _text(await _collect(OfflineModel(), messages)).startswith("I am goldpath's")
+
+
+# --- offline: the conversation ---------------------------------------------------
+
+
+def _follow_up(previous_answer: str, question: str) -> list[Message]:
+    return [
+        SYSTEM,
+        Message("user", "the earlier question"),
+        Message("assistant", previous_answer),
+        Message("user", question),
+    ]
+
+
+def _asked_calculator(outputs: Sequence[ModelOutput]) -> str:
+    assert isinstance(outputs[0], Thought)
+    call = outputs[-1]
+    assert isinstance(call, ToolCall)
+    assert call.name == "calculator"
+    expression = call.arguments["expression"]
+    assert isinstance(expression, str)
+    return expression
+
+
+async def test_offline_follow_up_goes_on_from_the_last_result() -> None:
+    model = OfflineModel()
+    messages = _follow_up("17 * 23 = 391.", "And that plus 9?")
+    first = await _collect(model, messages)
+    assert _asked_calculator(first) == "391 + 9"
+    call = first[-1]
+    assert isinstance(call, ToolCall)
+    after = [*messages, Message("assistant", tool_calls=(call,))]
+    after.append(Message("tool", "400", tool_call_id=call.id, name="calculator"))
+    assert _text(await _collect(model, after)) == "391 + 9 = 400."
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "expression"),
+    [
+        ("17 * 23 = 391.", "What is the result times 2?", "391 * 2"),
+        ("17 * 23 = 391.", "and THIS divided by 17", "391 / 17"),
+        ("2 - 7 = -5.", "that to the power of 2", "(-5) ** 2"),
+        ("1 / 4 = 0.25.", "it minus 1", "0.25 - 1"),
+        (
+            "10 ** 100 / 3 = 3.3333333333333335e+99.",
+            "that mod 7",
+            "(3.3333333333333335 * 10 ** 99) % 7",
+        ),
+        ("7 = 7.", "the previous answer modulo 4", "7 % 4"),
+    ],
+)
+async def test_offline_reads_that_as_the_last_result(
+    previous: str, question: str, expression: str
+) -> None:
+    outputs = await _collect(OfflineModel(), _follow_up(previous, question))
+    assert _asked_calculator(outputs) == expression
+
+
+async def test_offline_operator_words_make_a_sum_without_history() -> None:
+    outputs = await _collect(OfflineModel(), [SYSTEM, Message("user", "What is 17 times 23?")])
+    assert _asked_calculator(outputs) == "17 * 23"
+
+
+async def test_offline_a_sum_of_its_own_ignores_the_last_result() -> None:
+    outputs = await _collect(OfflineModel(), _follow_up("1 + 1 = 2.", "Is it 5 plus 3?"))
+    assert _asked_calculator(outputs) == "5 + 3"
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [SYSTEM, Message("user", "And that plus 9?")],  # nothing earlier
+        _follow_up("It is 2026-12-04T18:00:00+00:00.", "And that plus 9?"),  # no result
+        [
+            Message("user", "2+2"),
+            Message("assistant", "2+2 = 4."),
+            Message("user", "x"),
+            Message("assistant", "I am goldpath's offline model"),
+            Message("user", "that + 1"),
+        ],
+    ],
+    ids=["empty", "not-a-result", "only-the-last-answer-counts"],
+)
+async def test_offline_says_when_there_is_no_result_to_go_on_from(
+    messages: list[Message],
+) -> None:
+    outputs = await _collect(OfflineModel(), messages)
+    assert all(isinstance(o, TextDelta) for o in outputs)
+    assert _text(outputs).startswith("There is no earlier result in this conversation")
+
+
+async def test_offline_a_time_question_after_a_result_reads_the_clock() -> None:
+    outputs = await _collect(OfflineModel(), _follow_up("1 + 1 = 2.", "What time is it?"))
+    call = outputs[-1]
+    assert isinstance(call, ToolCall)
+    assert (call.name, call.arguments) == ("clock", {})
+
+
+async def test_offline_time_in_a_zone_asks_the_clock_for_it() -> None:
+    question = "What time is it in America/New_York?"
+    outputs = await _collect(OfflineModel(), [SYSTEM, Message("user", question)])
+    call = outputs[-1]
+    assert isinstance(call, ToolCall)
+    assert (call.name, call.arguments) == ("clock", {"timezone": "America/New_York"})
+    assert isinstance(outputs[0], Thought)
+    assert "America/New_York" in outputs[0].text
+
+
+async def test_offline_intro_says_what_it_can_do_in_markdown() -> None:
+    text = _text(await _collect(OfflineModel(), [SYSTEM, Message("user", "Tell me a joke")]))
+    assert "\n- **Arithmetic** with the `calculator`" in text
+    assert "\n- **The time** with the `clock`" in text
+    assert "`And that plus 9?`" in text
+
+
+# --- offline: pacing ------------------------------------------------------------
+
+
+def _drive_without_suspending(model: OfflineModel, messages: list[Message]) -> list[ModelOutput]:
+    """Every output of the stream, failing if the stream ever waits for anything."""
+    stream = model.stream(messages, SPECS)
+    outputs: list[ModelOutput] = []
+    while True:
+        step = cast(Coroutine[Any, Any, ModelOutput], stream.__anext__())
+        try:
+            step.send(None)
+        except StopIteration as done:
+            outputs.append(done.value)
+            continue
+        except StopAsyncIteration:
+            return outputs
+        step.close()
+        raise AssertionError("the stream waited although no delay was set")
+
+
+def test_offline_without_a_delay_never_waits() -> None:
+    messages = [SYSTEM, Message("user", "Hello")]
+    outputs = _drive_without_suspending(OfflineModel(), messages)
+    assert _text(outputs).startswith("I am goldpath's offline model")
+
+
+async def test_offline_delay_paces_every_output() -> None:
+    model = OfflineModel(delay_ms=5)
+    messages = [SYSTEM, Message("user", "Hello")]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outputs = await _collect(model, messages)
+    elapsed = loop.time() - started
+    assert _text(outputs) == _text(model.answer(messages, SPECS))
+    assert elapsed >= 0.005 * len(outputs) * 0.9  # timers may fire a hair early, never late
+
+
+def test_offline_refuses_a_negative_delay() -> None:
+    with pytest.raises(ValueError, match="delay_ms must be 0 or more, not -1"):
+        OfflineModel(delay_ms=-1)
 
 
 def test_turn_counting() -> None:

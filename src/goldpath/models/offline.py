@@ -1,11 +1,14 @@
 """The default chat model: deterministic, no network, honest about what it is.
 
-It answers arithmetic with the calculator and the time with the clock, and otherwise says
-plainly that it is the offline model, streaming its answer word by word.
+It answers arithmetic with the calculator and the time with the clock, reads the
+conversation so that "And that plus 9?" goes on from the last result, and otherwise says
+plainly what it can do. Its answers stream word by word, optionally paced so that a person
+can watch them arrive (and cancel them).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -24,12 +27,33 @@ from goldpath.models._base import (
 __all__ = ["OfflineModel"]
 
 _ARITHMETIC = re.compile(
-    r"[-+(]*\s*\d[\d.\s]*(?:\s*(?:\*\*|//|[-+*/%^×÷])\s*[-+(]*\s*[\d.]+[\s)]*)+"
+    r"[-+(]*\s*\d[\d.\s]*[\s)]*(?:\s*(?:\*\*|//|[-+*/%^×÷])\s*[-+(]*\s*[\d.]+[\s)]*)+"
 )
+_OPERATOR_WORDS = (
+    (re.compile(r"\bmultiplied by\b|\btimes\b", re.IGNORECASE), "*"),
+    (re.compile(r"\bdivided by\b", re.IGNORECASE), "/"),
+    (re.compile(r"\bplus\b", re.IGNORECASE), "+"),
+    (re.compile(r"\bminus\b", re.IGNORECASE), "-"),
+    (re.compile(r"\bto the power of\b", re.IGNORECASE), "**"),
+    (re.compile(r"\bmodulo\b|\bmod\b", re.IGNORECASE), "%"),
+)
+_REFERENCE = re.compile(
+    r"\b(?:that|this|it|the (?:last |previous )?(?:result|answer))\b", re.IGNORECASE
+)
+# The number an earlier answer ended with after "=", as this model writes its results.
+_RESULT = re.compile(r"=\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\.?\s*$")
 _TIME = re.compile(r"\b(time|date|clock|today|now)\b", re.IGNORECASE)
+_ZONE = re.compile(r"\b(UTC|[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_+-]*)+)\b")
 _INTRO = (
-    "I am goldpath's offline model: I run without a network and can only do arithmetic with "
-    "the calculator and tell the time with the clock. Set GOLDPATH_MODEL to use a real model."
+    "I am goldpath's offline model: I run without a network, so I can do only two things.\n\n"
+    "- **Arithmetic** with the `calculator`: ask `What is 17 * 23?`, then `And that plus 9?`\n"
+    "- **The time** with the `clock`: ask `What time is it?` or "
+    "`What time is it in Europe/Paris?`\n\n"
+    "For anything else, set `GOLDPATH_MODEL=openai` to use a real model."
+)
+_NO_RESULT = (
+    "There is no earlier result in this conversation for me to go on from. "
+    "Ask me a sum first, such as `What is 17 * 23?`, then `And that plus 9?`"
 )
 
 
@@ -37,13 +61,51 @@ def new_call_id() -> str:
     return f"call_{uuid.uuid4().hex[:16]}"
 
 
-def _words(text: str) -> list[TextDelta]:
+def _words(text: str) -> list[ModelOutput]:
     """The text as deltas of one word each, spaces kept, so streaming shows word by word."""
     return [TextDelta(piece) for piece in re.findall(r"\S+\s*", text)]
 
 
+def previous_result(history: Sequence[Message]) -> str | None:
+    """The result the last answer gave (``17 * 23 = 391.`` gives ``391``), if it gave one.
+
+    Only the most recent answer counts: "that" means what was said last.
+    """
+    for message in reversed(history):
+        if message.role == "assistant" and message.content:
+            found = _RESULT.search(message.content)
+            return found.group(1) if found else None
+    return None
+
+
+def _symbols(question: str) -> str:
+    """The question with "plus", "times", "divided by", ... written as operators."""
+    for pattern, symbol in _OPERATOR_WORDS:
+        question = pattern.sub(symbol, question)
+    return question
+
+
+def _as_operand(number: str) -> str:
+    """A result as the calculator reads it back: ``(-5)``, ``(3.3 * 10 ** 19)``."""
+    mantissa, _, exponent = number.lower().partition("e")
+    if exponent:
+        return f"({mantissa} * 10 ** {int(exponent)})"
+    return f"({number})" if number.startswith("-") else number
+
+
 class OfflineModel:
-    """Reads the last user message: a sum goes to `calculator`, a time question to `clock`."""
+    """Answers from the conversation alone: sums go to `calculator`, time questions to `clock`.
+
+    ``delay_ms`` waits that long before each output (every word of the answer, every
+    thought and tool call), so that streaming can be watched; 0, the default, never waits.
+    """
+
+    __slots__ = ("_delay",)
+
+    def __init__(self, *, delay_ms: float = 0) -> None:
+        if delay_ms < 0:
+            raise ValueError(f"delay_ms must be 0 or more, not {delay_ms}")
+        self._delay = delay_ms / 1000
 
     @property
     def name(self) -> str:
@@ -52,38 +114,70 @@ class OfflineModel:
     async def stream(
         self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]
     ) -> AsyncIterator[ModelOutput]:
-        available = {spec["name"] for spec in tools}
-        question = last_user_text(messages)
-        turn = current_turn(messages)
-        if turn == 0:
-            expression = _ARITHMETIC.search(question)
-            if expression and "calculator" in available:
-                text = expression.group().strip()
-                yield Thought(f"This is arithmetic; I will ask the calculator for {text}.")
-                yield ToolCall(new_call_id(), "calculator", {"expression": text})
-                return
-            if _TIME.search(question) and "clock" in available:
-                yield Thought("This asks for the time; I will read the clock.")
-                yield ToolCall(new_call_id(), "clock", {})
-                return
-            for delta in _words(_INTRO):
-                yield delta
-            return
-        tool_message = messages[-1]
-        if tool_message.role != "tool":
-            for delta in _words(_INTRO):
-                yield delta
-            return
-        answer = tool_message.content
-        if answer.startswith("error:"):
-            text = (
-                f"The {tool_message.name} could not answer: {answer.removeprefix('error:').strip()}"
-            )
-        elif tool_message.name == "calculator":
-            expression = _ARITHMETIC.search(question)
-            shown = expression.group().strip() if expression else "That"
-            text = f"{shown} = {answer}."
-        else:
-            text = f"It is {answer}."
-        for delta in _words(text):
-            yield delta
+        for output in self.answer(messages, tools):
+            if self._delay:
+                await asyncio.sleep(self._delay)
+            yield output
+
+    def answer(
+        self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]
+    ) -> list[ModelOutput]:
+        """Everything `stream` yields for this conversation, at once and unpaced."""
+        if current_turn(messages) == 0:
+            return _ask(messages, {spec["name"] for spec in tools})
+        if messages[-1].role == "tool":
+            return _words(_report(messages))
+        return _words(_INTRO)
+
+
+def _ask(messages: Sequence[Message], tools: set[str]) -> list[ModelOutput]:
+    """The first turn: call a tool for the question, or say what this model can do."""
+    question = last_user_text(messages)
+    if "calculator" in tools:
+        text = _symbols(question)
+        found = _ARITHMETIC.search(text)
+        # A question that is a sum once "that" is a number goes on from the last result.
+        if found is None and _ARITHMETIC.search(_REFERENCE.sub("1", text)):
+            result = previous_result(messages[:-1])
+            if result is None:
+                return _words(_NO_RESULT)
+            found = _ARITHMETIC.search(_REFERENCE.sub(_as_operand(result), text))
+        if found is not None:
+            expression = found.group().strip()
+            return [
+                Thought(f"This is arithmetic; I will ask the calculator for {expression}."),
+                ToolCall(new_call_id(), "calculator", {"expression": expression}),
+            ]
+    if _TIME.search(question) and "clock" in tools:
+        zone = _ZONE.search(question)
+        if zone is None:
+            return [
+                Thought("This asks for the time; I will read the clock."),
+                ToolCall(new_call_id(), "clock", {}),
+            ]
+        return [
+            Thought(f"This asks for the time in {zone.group()}; I will read the clock."),
+            ToolCall(new_call_id(), "clock", {"timezone": zone.group()}),
+        ]
+    return _words(_INTRO)
+
+
+def _report(messages: Sequence[Message]) -> str:
+    """The answer once a tool has answered: the tool message is the last one."""
+    tool_message = messages[-1]
+    answer = tool_message.content
+    if answer.startswith("error:"):
+        reason = answer.removeprefix("error:").strip()
+        return f"The {tool_message.name} could not answer: {reason}"
+    if tool_message.name == "calculator":
+        return f"{_asked(messages, tool_message.tool_call_id)} = {answer}."
+    return f"It is {answer}."
+
+
+def _asked(messages: Sequence[Message], call_id: str | None) -> str:
+    """The expression the calculator was asked for, from the call the tool message answers."""
+    for message in reversed(messages):
+        for call in message.tool_calls:
+            if call.id == call_id and isinstance(call.arguments, Mapping):
+                return str(call.arguments.get("expression", "That"))
+    return "That"

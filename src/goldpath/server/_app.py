@@ -41,7 +41,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 def make_model(settings: Settings) -> ChatModel:
     """The chat model ``GOLDPATH_MODEL`` names; the OpenAI client is imported only if chosen."""
     if settings.model == "offline":
-        return OfflineModel()
+        return OfflineModel(delay_ms=settings.offline_delay_ms)
     if settings.model == "openai":
         from goldpath.models.openai import OpenAIChatModel
 

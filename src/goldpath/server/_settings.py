@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     model: str = "offline"
+    offline_delay_ms: int = Field(default=0, ge=0, le=10_000)
     openai_base_url: str | None = None
     openai_api_key: str | None = None
     openai_model: str = "gpt-4o-mini"
