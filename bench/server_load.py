@@ -540,7 +540,7 @@ same within noise; wsproto is not installed). Frame parsing and logging are each
 of the server's CPU, so the pydantic path and the log calls are unchanged.
 
 Goals still missed, and why. 0 errors: met. Events/s: 7-9x below the echo, not 2x; within
-2x would need ~0.7 ms of server CPU per chat, and the two write transactions PROTOCOL.md
+2x would need ~0.7 ms of server CPU per chat, and the two write transactions the protocol
 needs (the run before its events, the answer before `agent_completed`) cost ~0.8 ms here on
 their own, before the engine, the events and 11 socket writes. p99 first event under 50 ms
 at 1,000 users: missed by 35-40x, and out of reach of the echo too (its p99 first frame at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal, TypeAlias, get_args
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +25,9 @@ from goldpath.server._auth import LoginLimitedError, RegistrationLimitedError
 from goldpath.server._runs import MessageTooLargeError, RateLimitedError
 
 __all__ = [
+    "ERROR_CODES",
     "ApiError",
+    "ErrorCode",
     "InternalErrorMiddleware",
     "Problem",
     "classify",
@@ -35,6 +37,12 @@ __all__ = [
 
 logger = logging.getLogger("goldpath.server")
 
+ErrorCode: TypeAlias = Literal[
+    "bad_request", "unauthorized", "not_found", "conflict", "rate_limited", "too_large", "internal"
+]
+"""Every error code the server sends, in HTTP bodies and error frames (docs/protocol.md)."""
+ERROR_CODES: Final = get_args(ErrorCode)
+
 INTERNAL_MESSAGE = "the server failed to handle this request; it has been logged, try again later"
 
 
@@ -43,7 +51,7 @@ class Problem:
     """A failure as the protocol tells it: HTTP status, error code, message, Retry-After."""
 
     status: int
-    code: str
+    code: ErrorCode
     message: str
     retry_after: int | None = None
 
@@ -58,7 +66,7 @@ class Problem:
 class ApiError(Exception):
     """Raised by a route to answer with a protocol error body."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.problem = Problem(status, code, message)
 
@@ -90,7 +98,7 @@ def classify(exc: BaseException) -> Problem:
     return Problem(500, "internal", INTERNAL_MESSAGE)
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
+def error_body(code: ErrorCode, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
@@ -102,11 +110,17 @@ def problem_response(problem: Problem) -> JSONResponse:
     )
 
 
-_STATUS_CODES = {401: "unauthorized", 404: "not_found", 409: "conflict", 413: "too_large"}
+_STATUS_CODES: dict[int, ErrorCode] = {
+    401: "unauthorized",
+    404: "not_found",
+    409: "conflict",
+    413: "too_large",
+}
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    code: ErrorCode
     if exc.status_code >= 500:
         code = "internal"
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Final, Literal, TypeAlias, get_args
 from urllib.parse import urlsplit
 
 from fastapi import WebSocket
@@ -19,10 +19,12 @@ from goldpath.server._frames import AuthFrame, FrameError, parse_frame
 from goldpath.server._state import AppState
 
 __all__ = [
+    "CLOSE_CODES",
     "CLOSE_INTERNAL",
     "CLOSE_POLICY",
     "CLOSE_TOO_LARGE",
     "CLOSE_UNAUTHORIZED",
+    "CloseCode",
     "authenticate",
     "close",
     "origin_allowed",
@@ -30,10 +32,15 @@ __all__ = [
     "too_large",
 ]
 
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_TOO_LARGE = 1009
-CLOSE_POLICY = 1008
-CLOSE_INTERNAL = 1011
+CloseCode: TypeAlias = Literal[4401, 1009, 1011]
+"""Every code a client can see a connection closed with (docs/protocol.md): `close` takes
+no other."""
+CLOSE_CODES: Final = get_args(CloseCode)
+CLOSE_UNAUTHORIZED: Final = 4401
+CLOSE_TOO_LARGE: Final = 1009
+CLOSE_INTERNAL: Final = 1011
+CLOSE_POLICY: Final = 1008
+"""Used only before the upgrade is accepted, which the client sees as HTTP 403."""
 _URL_TOKENS = ("token", "access_token")
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
@@ -108,6 +115,6 @@ def too_large(text: str, limit: int) -> bool:
     return len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit)
 
 
-async def close(websocket: WebSocket, code: int) -> None:
+async def close(websocket: WebSocket, code: CloseCode) -> None:
     with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
         await websocket.close(code=code)

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 from goldpath.context import new_id
 from goldpath.errors import SubscriptionClosedError
 from goldpath.events import Event
-from goldpath.server._errors import classify
+from goldpath.server._errors import ErrorCode, classify
 from goldpath.server._frames import (
     AuthFrame,
     CancelFrame,
@@ -213,7 +213,7 @@ class Connection:
         await self._flush()
         self._send(frame)
 
-    async def _error(self, code: str, message: str, ref: str | None = None) -> None:
+    async def _error(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
         frame = {"type": "error", "code": code, "message": message}
         if ref is not None:
             frame["ref"] = ref
