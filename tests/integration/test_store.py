@@ -13,12 +13,14 @@ from typing import TypeVar
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from goldpath.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
-from goldpath.store import DEFAULT_TITLE, MessageRecord, Store
+from goldpath.store import DEFAULT_TITLE, MessageRecord, RunEventRecord, Store
 from goldpath.store._engine import normalise_url
+from goldpath.store._migrate import alembic_config
 from goldpath.store._schema import metadata
 
 pytestmark = pytest.mark.integration
@@ -268,6 +270,85 @@ async def test_mark_unfinished_runs(store: Store) -> None:
     assert await store.mark_unfinished_runs() == 0
 
 
+# run events
+
+
+def _events(epoch: str, first_seq: int, offsets: range) -> list[RunEventRecord]:
+    return [
+        RunEventRecord(first_seq + i, epoch, offset, f'{{"type":"x","offset":{offset}}}')
+        for i, offset in enumerate(offsets)
+    ]
+
+
+async def test_run_events_are_stored_in_batches_and_read_in_pages(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    await store.start_run(ann, thread_id, "run_2", "supervisor", "q")
+    first, second = _events("e1", 1, range(3, 6)), _events("e1", 4, range(7, 9))
+    await store.append_run_events(ann, "run_1", first)
+    await store.append_run_events(ann, "run_2", _events("e1", 1, range(6, 7)))
+    await store.append_run_events(ann, "run_1", second)
+    last = _events("e1", 6, range(10, 11))
+    await store.finish_run(ann, "run_1", "ok", "answer", None, events=last)
+
+    assert await store.list_run_events(ann, "run_1") == first + second + last
+    assert await store.list_run_events(ann, "run_1", after=4, limit=2) == [first[2], second[0]]
+    assert await store.list_run_events(ann, "run_1", after=10) == []
+    assert await store.list_run_events(ann, "run_2") == _events("e1", 1, range(6, 7))
+    with pytest.raises(ConflictError, match="events of run 'run_1' from seq 6 were stored"):
+        await store.append_run_events(ann, "run_1", last)
+
+
+async def test_a_stream_span_is_read_by_offset_across_runs_of_one_epoch(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    bob, bobs_thread = await _user_and_thread(store, "bob")
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    await store.start_run(ann, thread_id, "run_2", "supervisor", "q")
+    await store.start_run(bob, bobs_thread, "run_3", "supervisor", "q")
+    await store.append_run_events(ann, "run_1", _events("e1", 1, range(1, 3)))
+    await store.append_run_events(ann, "run_2", _events("e1", 1, range(3, 5)))
+    await store.append_run_events(ann, "run_1", _events("e2", 3, range(1, 3)))
+    await store.append_run_events(bob, "run_3", _events("e1", 1, range(5, 7)))
+
+    span = await store.list_stream_events(ann, "e1", after=1)
+    assert [(e.epoch, e.offset) for e in span] == [("e1", 2), ("e1", 3), ("e1", 4)]
+    assert len(await store.list_stream_events(ann, "e1", after=0, limit=3)) == 3
+    assert [e.offset for e in await store.list_stream_events(ann, "e2", after=0)] == [1, 2]
+    assert await store.list_stream_events(bob, "e2", after=0) == []
+
+
+async def test_run_events_belong_to_the_runs_owner_and_go_with_the_thread(
+    store: Store, database_url: str
+) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    bob = (await store.create_user("bob", "hash")).user_id
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    await store.append_run_events(ann, "run_1", _events("e1", 1, range(1, 3)))
+    for attempt in (
+        store.list_run_events(bob, "run_1"),
+        store.append_run_events(bob, "run_1", _events("e1", 3, range(3, 4))),
+        store.list_run_events(ann, "run_missing"),
+    ):
+        with pytest.raises(NotFoundError, match="not found; check the run id"):
+            await attempt
+    assert len(await store.list_run_events(ann, "run_1")) == 2
+
+    def delete_the_thread(conn: Connection) -> int:
+        if conn.dialect.name == "sqlite":  # first, so before the driver's implicit BEGIN
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.execute(text("DELETE FROM threads WHERE thread_id = :t"), {"t": thread_id})
+        return int(conn.execute(text("SELECT count(*) FROM run_events")).scalar_one())
+
+    assert await _run_directly(database_url, delete_the_thread) == 0
+
+
+async def test_run_events_arguments_are_checked(store: Store) -> None:
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        await store.list_run_events("usr_1", "run_1", limit=0)
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        await store.list_stream_events("usr_1", "e1", after=0, limit=0)
+
+
 # concurrency and time
 
 
@@ -325,8 +406,9 @@ async def test_a_newer_schema_is_refused(database_url: str, store: Store) -> Non
     await _run_directly(database_url, stamp_the_future)
     with pytest.raises(SchemaVersionError) as refused:
         await Store.open(database_url)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert str(refused.value) == (
-        "database schema revision 9999_future is newer than this goldpath (knows up to 0001); "
+        f"database schema revision 9999_future is newer than this goldpath (knows up to {head}); "
         "upgrade goldpath or point GOLDPATH_DATABASE_URL at another database"
     )
 

@@ -1,4 +1,4 @@
-"""Users, threads, messages and runs on SQLite or PostgreSQL; every query scoped by owner.
+"""Users, threads, messages, runs and their events on SQLite or PostgreSQL, scoped by owner.
 
 See docs/store.md for the schema, the ids and how to add a migration.
 """
@@ -6,6 +6,7 @@ See docs/store.md for the schema, the ids and how to add a migration.
 from ._records import (
     MessageRecord,
     Role,
+    RunEventRecord,
     RunRecord,
     RunState,
     ThreadRecord,
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_TITLE",
     "MessageRecord",
     "Role",
+    "RunEventRecord",
     "RunRecord",
     "RunState",
     "Store",

@@ -51,3 +51,14 @@ class RunRecord:
     finished_at: datetime | None
     result_text: str | None
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunEventRecord:
+    """One event of a run as it was sent: ``seq`` counts the run's events from 1; ``epoch``
+    and ``offset`` are its place in the user's stream; ``frame`` is the wire frame's text."""
+
+    seq: int
+    epoch: str
+    offset: int
+    frame: str

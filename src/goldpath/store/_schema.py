@@ -129,3 +129,19 @@ runs = Table(
     Index(None, "status"),
     Index(None, "thread_id"),
 )
+
+run_events = Table(
+    "run_events",
+    metadata,
+    Column(
+        "run_id",
+        String(ID_LENGTH),
+        ForeignKey("runs.run_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", String(ID_LENGTH), nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("frame", Text, nullable=False),
+    Index(None, "epoch", "offset"),
+)
