@@ -249,9 +249,13 @@ def test_unparsable_file_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     write(tmp_path, "ok.py", "x = 1\n")
     write(tmp_path, "broken.py", "def f(:\n")
     (tmp_path / "latin.py").write_bytes(b"x = '\xe9'\n")
+    (tmp_path / "declared.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\nfrom goldpath.compat import Agent\nx = '\xe9'\n"
+    )
     report = check_tree(tmp_path)
     assert sorted(found(report, "parse_error")) == [("broken.py", 1), ("latin.py", 1)]
-    assert report.files_scanned == 3
+    assert found(report, "deprecated_import") == [("declared.py", 2)]
+    assert report.files_scanned == 4
 
 
 def test_score_formula() -> None:

@@ -94,24 +94,58 @@ def test_failing_test_batch_is_rolled_back_and_passing_batch_stays(tmp_path: Pat
     assert "exit code 1" in report.rolled_back[0]
 
 
-def test_unparsable_and_non_round_tripping_files_are_skipped(tmp_path: Path) -> None:
+def test_unparsable_and_undecodable_files_are_skipped(tmp_path: Path) -> None:
     broken = b"from goldpath.compat import Agent\ndef f(:\n"
-    cr_only = b"from goldpath.compat import Agent\rx = 1\r"
     latin = b"from goldpath.compat import Agent\nx = '\xe9'\n"
+    bogus = b"# coding: no-such-codec\nfrom goldpath.compat import Agent\n"
     (tmp_path / "broken.py").write_bytes(broken)
-    (tmp_path / "cr.py").write_bytes(cr_only)
     (tmp_path / "latin.py").write_bytes(latin)
+    (tmp_path / "bogus.py").write_bytes(bogus)
     report = migrate_tree(tmp_path, write=True)
     assert report.changed == []
     skipped = sorted(report.skipped)
-    assert skipped[0].startswith(f"{tmp_path / 'broken.py'}:2: does not parse (")
-    assert skipped[1] == (
-        f"{tmp_path / 'cr.py'}: libcst does not reproduce its bytes exactly; migrate it by hand"
+    assert skipped[0] == (
+        f"{tmp_path / 'bogus.py'}: cannot be read in its declared encoding "
+        "(unknown encoding: no-such-codec); fix it"
     )
-    assert skipped[2] == f"{tmp_path / 'latin.py'}: not UTF-8; convert it to UTF-8 to migrate it"
+    assert skipped[1].startswith(f"{tmp_path / 'broken.py'}:2: does not parse (")
+    assert skipped[2].startswith(
+        f"{tmp_path / 'latin.py'}: cannot be read in its declared encoding"
+    )
     assert (tmp_path / "broken.py").read_bytes() == broken
-    assert (tmp_path / "cr.py").read_bytes() == cr_only
     assert (tmp_path / "latin.py").read_bytes() == latin
+    assert (tmp_path / "bogus.py").read_bytes() == bogus
+
+
+def test_text_libcst_does_not_reproduce_is_kept_byte_for_byte(tmp_path: Path) -> None:
+    files = {
+        # libcst 1.9 renders `except KeyError :` as `except KeyError:`
+        "spaced.py": (
+            b"from goldpath.compat import ExecutionEngine\r\n"
+            b"try:\r\n    x: ExecutionEngine\r\nexcept KeyError :\r\n    pass\r\n",
+            b"from goldpath import UserExecutionEngine\r\n"
+            b"try:\r\n    x: UserExecutionEngine\r\nexcept KeyError :\r\n    pass\r\n",
+        ),
+        # ... and drops a last lone carriage return
+        "cr.py": (
+            b"from goldpath.compat import Agent\rx = 1\r",
+            b"from goldpath import Agent\rx = 1\r",
+        ),
+        # PEP 263: read and written in the declared encoding
+        "latin.py": (
+            b"# -*- coding: latin-1 -*-\nfrom goldpath.compat import Agent\nx = '\xe9'\n",
+            b"# -*- coding: latin-1 -*-\nfrom goldpath import Agent\nx = '\xe9'\n",
+        ),
+    }
+    for name, (before, _) in files.items():
+        (tmp_path / name).write_bytes(before)
+    report = migrate_tree(tmp_path, write=True)
+    assert report.skipped == []
+    assert len(report.changed) == 3
+    for name, (_, after) in files.items():
+        assert (tmp_path / name).read_bytes() == after, name
+    assert "-x = '\xe9'" not in report.diff
+    assert migrate_tree(tmp_path).changed == []
 
 
 def test_single_file_path_and_reports(tmp_path: Path) -> None:

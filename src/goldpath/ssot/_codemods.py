@@ -16,14 +16,20 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from goldpath.ssot._plan import AliasMove, Plan, Planner, _dotted
 from goldpath.ssot._rules import Rules
+from goldpath.ssot._splice import splice
 
 
 @dataclass(frozen=True, slots=True)
 class CodemodResult:
-    """New source text and what was reported (line, message) for a person to do."""
+    """The migrated text and what was reported (line, message) for a person to do.
+
+    `code` is the source with only the changed spans replaced. `inexact` means a change
+    fell on text libcst does not reproduce, so nothing was changed (`code` is the source).
+    """
 
     code: str
     reports: tuple[tuple[int, str], ...]
+    inexact: bool = False
 
 
 def migrate_source(source: str, rules: Rules) -> CodemodResult:
@@ -41,10 +47,14 @@ def migrate_module(parsed: cst.Module, source: str, rules: Rules) -> CodemodResu
         # Positions cost a full pass, so they are resolved only when there is a report.
         positions = wrapper.resolve(PositionProvider)
         plan.reports = [(positions[node].start.line, msg) for node, msg in planner.pending]
+    reports = tuple(sorted(plan.reports))
     if not (plan.moves or plan.renames or plan.constructors or plan.keywords):
-        return CodemodResult(source, tuple(sorted(plan.reports)))
-    module = wrapper.module.visit(_Editor(plan))
-    return CodemodResult(module.code, tuple(sorted(plan.reports)))
+        return CodemodResult(source, reports)
+    changed = wrapper.module.visit(_Editor(plan)).code
+    spliced = splice(source, wrapper.module.code, changed)
+    if spliced is None:
+        return CodemodResult(source, reports, inexact=True)
+    return CodemodResult(spliced, reports)
 
 
 def _module_expr(dotted: str) -> cst.Attribute | cst.Name:

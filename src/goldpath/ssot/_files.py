@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import io
 import os
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -70,15 +72,33 @@ def is_test_path(path: PurePath) -> bool:
     return any(part in ("tests", "test") for part in path.parts[:-1])
 
 
-def decode(data: bytes) -> tuple[str, bool]:
-    """Text of a source file and whether it had a UTF-8 BOM; line endings are kept as-is."""
-    bom = data.startswith(codecs.BOM_UTF8)
-    return data[len(codecs.BOM_UTF8) :].decode("utf-8") if bom else data.decode("utf-8"), bom
+def decode(data: bytes) -> tuple[str, str]:
+    """Text of a source file and the codec that gives its bytes back; line endings are kept.
+
+    The codec is the file's PEP 263 declaration (`# -*- coding: latin-1 -*-`) when it has
+    one, "utf-8-sig" when it starts with a UTF-8 BOM, else "utf-8". Raises
+    UnicodeDecodeError, or SyntaxError for an unknown declared encoding.
+    """
+    codec = "utf-8"
+    if data.startswith(codecs.BOM_UTF8):
+        codec = "utf-8-sig"
+    if b"coding" in data[: _second_line_end(data)]:
+        codec = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    return data.decode(codec), codec
 
 
-def encode(text: str, bom: bool) -> bytes:
-    """Bytes for `text`, with the BOM back in front when the file had one."""
-    return (codecs.BOM_UTF8 if bom else b"") + text.encode("utf-8")
+def encode(text: str, codec: str) -> bytes:
+    """Bytes for `text` in the codec `decode` returned (a BOM comes back with utf-8-sig)."""
+    return text.encode(codec)
+
+
+def _second_line_end(data: bytes) -> int:
+    """Where the first two lines end: the only place a coding declaration may be."""
+    first = data.find(b"\n")
+    if first < 0:
+        return len(data)
+    second = data.find(b"\n", first + 1)
+    return len(data) if second < 0 else second
 
 
 def _walk(root: Path) -> Iterator[Path]:

@@ -1,8 +1,9 @@
 """`migrate_tree`: plan, diff, and (with `write`) apply the codemods to a tree, safely.
 
-Safety rules: diff is the default and writes nothing; a file is edited only when libcst
-reproduces its exact bytes before any change (BOM, encoding and line endings included);
-every written file is backed up first; with a test command, files go in batches and a
+Safety rules: diff is the default and writes nothing; only the spans the codemods change
+are replaced in the original text (`_splice`), read and written in the file's own encoding,
+so every other byte (BOM, line endings, spacing libcst would normalise) stays; every
+written file is backed up first; with a test command, files go in batches and a
 failing batch is put back byte for byte while the run goes on.
 """
 
@@ -136,31 +137,30 @@ def _run(
 
 def _migrate_one(file: SourceFile, rel: str, data: bytes, rules: Rules) -> _Outcome:
     try:
-        text, bom = decode(data)
-    except UnicodeDecodeError:
-        return _Outcome(skipped=[f"{file.display}: not UTF-8; convert it to UTF-8 to migrate it"])
+        text, codec = decode(data)
+    except (UnicodeDecodeError, SyntaxError) as exc:
+        return _Outcome(
+            skipped=[f"{file.display}: cannot be read in its declared encoding ({exc}); fix it"]
+        )
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         return _Outcome(
             skipped=[f"{file.display}:{exc.raw_line}: does not parse ({exc.message}); fix it first"]
         )
-    if module.code != text or encode(text, bom) != data:
-        return _Outcome(
-            skipped=[
-                f"{file.display}: libcst does not reproduce its bytes exactly; migrate it by hand"
-            ]
-        )
     result = migrate_module(module, text, rules)
     reported = [f"{file.display}:{line}: {message}" for line, message in result.reports]
+    if result.inexact:
+        why = "a change falls on text libcst does not reproduce exactly; make it by hand"
+        return _Outcome(reported=reported, skipped=[f"{file.display}: {why}"])
     if result.code == text:
         return _Outcome(reported=reported)
-    return _Outcome(_Change(file, rel, data, encode(result.code, bom)), reported)
+    return _Outcome(_Change(file, rel, data, encode(result.code, codec)), reported)
 
 
 def _diff(change: _Change) -> str:
-    before, _ = decode(change.before)
-    after, _ = decode(change.after)
+    before, codec = decode(change.before)
+    after = change.after.decode(codec)
     name = change.file.display
     lines = difflib.unified_diff(
         before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}"

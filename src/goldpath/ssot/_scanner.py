@@ -36,8 +36,8 @@ def scan_file(file: SourceFile, scan: Scan) -> list[Finding]:
     """Findings of one file; unreadable or unparsable files give a `parse_error` finding."""
     try:
         text, _ = decode(file.path.read_bytes())
-    except (OSError, UnicodeDecodeError) as exc:
-        return [_parse_error(file, 1, 0, f"cannot be read as UTF-8 ({exc})")]
+    except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+        return [_parse_error(file, 1, 0, f"cannot be read in its declared encoding ({exc})")]
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
