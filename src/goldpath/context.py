@@ -23,13 +23,24 @@ def new_id(prefix: str) -> str:
 
 
 def is_real_id(value: object) -> bool:
-    """False for what no object's id can be: not a string, empty, whitespace, or a
-    placeholder a client sends by mistake (``None``, ``null``, ``undefined``, ...)."""
+    """False for what no object's id can be: not a string, empty, whitespace, a
+    placeholder a client sends by mistake (``None``, ``null``, ``undefined``, ...), or
+    holding a NUL character or a lone surrogate (which no database stores)."""
     return (
         isinstance(value, str)
         and bool(value.strip())
         and value.strip().lower() not in _PLACEHOLDERS
+        and "\x00" not in value
+        and (value.isascii() or _is_unicode(value))
     )
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_id(name: str, value: object) -> None:

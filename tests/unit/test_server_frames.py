@@ -34,3 +34,37 @@ def test_bad_frames(text: str, words: str, ref: str | None) -> None:
     with pytest.raises(FrameError, match=words) as refused:
         parse_frame(text)
     assert refused.value.ref == ref
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000 + "]" * 5000,
+        '{"type":"chat","message":' + "[" * 5000 + "]" * 5000 + "}",
+        '{"type":' + "[" * 900 + "]" * 900 + "}",
+    ],
+)
+def test_deep_nesting_is_a_bad_frame(text: str) -> None:
+    with pytest.raises(FrameError):
+        parse_frame(text)
+
+
+@pytest.mark.parametrize("bad", ["\\udfff", "a\\u0000b"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{"type":"auth","token":"%s"}',
+        '{"type":"chat","message":"%s"}',
+        '{"type":"chat","message":"hi","thread_id":"%s"}',
+        '{"type":"chat","message":"hi","agent":"%s"}',
+        '{"type":"chat","message":"hi","client_msg_id":"%s"}',
+        '{"type":"cancel","run_id":"%s","client_msg_id":"%s"}',
+        '{"type":"resume","epoch":"%s","offset":0}',
+        '{"type":"%s","client_msg_id":"%s"}',
+    ],
+)
+def test_nul_and_lone_surrogates_are_bad_frames(template: str, bad: str) -> None:
+    with pytest.raises(FrameError) as refused:
+        parse_frame(template.replace("%s", bad))
+    assert refused.value.ref is None  # a ref that is not text is never echoed
+    str(refused.value).encode("utf-8")  # the message itself can be sent

@@ -217,3 +217,22 @@ async def test_a_dying_writer_is_logged_with_its_user(caplog: pytest.LogCaptureF
     assert getattr(failures[0], "user_id", None) == "usr_broken"
     assert failures[0].exc_info is not None
     assert "the transport is broken" in failures[0].getMessage()
+
+
+async def test_a_pong_does_not_overtake_a_due_resync() -> None:
+    hub = InMemoryStreamHub()
+    stream = hub.for_user("usr_silent")
+    socket = StalledSocket()
+    _, serving = _serve(socket, hub, "usr_silent")
+    socket.client_sends({"type": "ping"})
+    assert [f["type"] for f in await socket.wait_for(2)] == ["ready", "pong"]
+    socket.gate.clear()  # the client stays silent past the outbound limit
+    await _append(stream, OUTBOUND_LIMIT + 10)
+    socket.client_sends({"type": "ping"})
+    await asyncio.sleep(0.05)  # the reader answers the ping while the connection is behind
+    socket.gate.set()
+    frames = await socket.wait_until(lambda sent: [f["type"] for f in sent].count("pong") == 2)
+    kinds = [f["type"] for f in frames[2:] if f["type"] != "agent_started"]
+    assert kinds == ["resync", "pong"]
+    socket.disconnect()
+    await asyncio.wait_for(serving, 5)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from goldpath.server._text import Text, is_text
+
 __all__ = [
     "AuthFrame",
     "CancelFrame",
@@ -29,25 +31,25 @@ class _Frame(BaseModel):
 
 class AuthFrame(_Frame):
     type: Literal["auth"]
-    token: str
+    token: Text
 
 
 class ChatFrame(_Frame):
     type: Literal["chat"]
-    message: str = Field(min_length=1)
-    thread_id: str | None = Field(default=None, min_length=1)
-    agent: str | None = Field(default=None, min_length=1)
-    client_msg_id: str | None = None
+    message: Text = Field(min_length=1)
+    thread_id: Text | None = Field(default=None, min_length=1)
+    agent: Text | None = Field(default=None, min_length=1)
+    client_msg_id: Text | None = None
 
 
 class CancelFrame(_Frame):
     type: Literal["cancel"]
-    run_id: str = Field(min_length=1)
+    run_id: Text = Field(min_length=1)
 
 
 class ResumeFrame(_Frame):
     type: Literal["resume"]
-    epoch: str
+    epoch: Text
     offset: int
 
 
@@ -71,20 +73,25 @@ class FrameError(ValueError):
 
 
 def parse_frame(text: str) -> AuthFrame | ChatFrame | CancelFrame | ResumeFrame | PingFrame:
-    """The frame in ``text``, or `FrameError` saying what is wrong with it."""
+    """The frame in ``text``, or `FrameError` saying what is wrong with it.
+
+    Nesting too deep for the parser is not valid JSON here; a ``client_msg_id`` is echoed as
+    the error's ``ref`` only when it is text that can be sent back.
+    """
     try:
         raw: Any = json.loads(text)
-    except ValueError:
-        raise FrameError("the frame is not valid JSON; send one JSON object per message") from None
+    except (ValueError, RecursionError):
+        raise FrameError(
+            "the frame is not valid JSON (or nests too deep); send one JSON object per message"
+        ) from None
     if not isinstance(raw, dict):
         raise FrameError("the frame must be a JSON object with a 'type'")
     ref = raw.get("client_msg_id")
-    ref = ref if isinstance(ref, str) else None
+    ref = ref if isinstance(ref, str) and is_text(ref) else None
     kind = raw.get("type")
     if kind not in _TYPES:
-        raise FrameError(
-            f"unknown frame type {kind!r}; the types are {', '.join(_TYPES)}", ref
-        ) from None
+        shown = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else "that"
+        raise FrameError(f"unknown frame type {shown}; the types are {', '.join(_TYPES)}", ref)
     try:
         return _FRAME.validate_python(raw)
     except ValidationError as exc:

@@ -73,7 +73,7 @@ def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
 
 async def authenticate(websocket: WebSocket, state: AppState) -> str | None:
     """The user id, None to close with 4401, or "" when the first frame was too large."""
-    if any(name in websocket.query_params for name in _URL_TOKENS):
+    if any(name.lower() in _URL_TOKENS for name in websocket.query_params):
         return None  # a token in the URL ends up in logs and history: never accepted
     tokens = state.auth.tokens
     header = websocket.headers.get("authorization")

@@ -149,8 +149,10 @@ async def _login_body(request: Request) -> LoginBody:
     else:
         try:
             raw = json.loads(await request.body())
-        except ValueError:
-            raise ApiError(422, "bad_request", "the body is not valid JSON") from None
+        except (ValueError, RecursionError):
+            raise ApiError(
+                422, "bad_request", "the body is not valid JSON (or nests too deep)"
+            ) from None
     try:
         return LoginBody.model_validate(raw)
     except ValidationError as exc:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldpath.events import utc_timestamp
+from goldpath.server._text import Text
 from goldpath.store import MessageRecord, RunRecord, ThreadRecord
 
 __all__ = [
@@ -49,13 +50,13 @@ class ErrorBody(BaseModel):
 
 
 class RegisterBody(_Body):
-    username: str = Field(pattern=USERNAME_PATTERN, description="3-64 of A-Z a-z 0-9 _ . -")
-    password: str = Field(min_length=8, max_length=256)
+    username: Text = Field(pattern=USERNAME_PATTERN, description="3-64 of A-Z a-z 0-9 _ . -")
+    password: Text = Field(min_length=8, max_length=256)
 
 
 class LoginBody(_Body):
-    username: str = Field(min_length=1, max_length=256)
-    password: str = Field(min_length=1, max_length=1024)
+    username: Text = Field(min_length=1, max_length=256)
+    password: Text = Field(min_length=1, max_length=1024)
 
 
 class UserOut(BaseModel):
@@ -70,7 +71,7 @@ class TokenOut(BaseModel):
 
 
 class NewThreadBody(_Body):
-    title: str | None = Field(default=None, max_length=200)
+    title: Text | None = Field(default=None, max_length=200)
 
 
 class ThreadOut(BaseModel):
@@ -93,8 +94,8 @@ class ThreadDetailOut(ThreadOut):
 
 
 class RunBody(_Body):
-    message: str = Field(min_length=1, description="over the length limit: 422 too_large")
-    agent: str | None = Field(
+    message: Text = Field(min_length=1, description="over the length limit: 422 too_large")
+    agent: Text | None = Field(
         default=None,
         min_length=1,
         description="an agent name; supervisor if omitted (an empty name is bad_request)",

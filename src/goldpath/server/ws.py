@@ -80,6 +80,7 @@ class Connection:
     __slots__ = (
         "_behind",
         "_drained",
+        "_held",
         "_last",
         "_live",
         "_outbound",
@@ -109,6 +110,7 @@ class Connection:
         self._pump: asyncio.Task[None] | None = None
         self._behind = False  # fell behind: live events are dropped until the queue drains
         self._drained = asyncio.Event()
+        self._held: list[dict[str, Any]] = []  # answers held back, while behind, for the resync
 
     def _log(self) -> dict[str, str]:
         return {"user_id": self._user_id, "connection_id": self.id}
@@ -210,8 +212,13 @@ class Connection:
             self._event(await sub.get())  # returns at once: the buffer is not empty
 
     async def _reply(self, frame: dict[str, Any]) -> None:
+        """Queue an answer after every event that reached the connection; while it is behind,
+        after the ``resync`` that is due, so no answer overtakes it."""
         await self._flush()
-        self._send(frame)
+        if self._behind:
+            self._held.append(frame)
+        else:
+            self._send(frame)
 
     async def _error(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
         frame = {"type": "error", "code": code, "message": message}
@@ -235,6 +242,9 @@ class Connection:
             self._send(
                 {"type": "resync", "reason": reason, "epoch": sub.epoch, "offset": sub.offset}
             )
+            for frame in self._held:
+                self._send(frame)
+            self._held.clear()
             logger.warning("connection resynced (%s)", reason, extra=self._log())
 
     async def _pump_events(self) -> None:
