@@ -1,9 +1,11 @@
-"""Take docs/screenshot.png: the web page mid-conversation, against a throwaway server.
+"""Take the web page's screenshots in docs/, against a throwaway server.
 
-    python scripts/screenshot.py [output.png]
+    python scripts/screenshot.py [output directory, default docs]
 
-Runs the real app (offline model, a temporary data directory) on a loopback port and
-drives Debian's chromium (/usr/bin/chromium) with Playwright; no network is used.
+Writes screenshot.png (desktop: finished runs with their tool steps and a Markdown answer)
+and screenshot-narrow.png (a phone: the thread drawer open over the conversation). Runs
+the real app (offline model, a temporary data directory) on a loopback port and drives
+Debian's chromium (/usr/bin/chromium) with Playwright; no network is used.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 from pathlib import Path
 
 import uvicorn
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from goldpath.server import Settings, create_app
 
@@ -31,6 +33,9 @@ CHROMIUM_ARGS = [
 ]
 
 
+QUESTIONS = ["What is 17 * 23?", "And that plus 9?", "What can you do?"]
+
+
 def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(
@@ -44,35 +49,69 @@ def main(out: Path) -> None:
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         try:
-            shoot(url, out)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+                )
+                try:
+                    desktop(browser, url, out / "screenshot.png")
+                    narrow(browser, url, out / "screenshot-narrow.png")
+                finally:
+                    browser.close()
         finally:
             server.should_exit = True
             thread.join(timeout=15)
 
 
-def shoot(url: str, out: Path) -> None:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(viewport={"width": 1200, "height": 760})
-        page.goto(url)
-        page.get_by_test_id("login-username").fill("ada")
-        page.get_by_test_id("login-password").fill("correct horse battery")
-        page.get_by_test_id("register-button").click()
-        for n, question in enumerate(["What is 17 * 23?", "And (2 + 3) ** 4?"], start=1):
-            chat = page.get_by_test_id("chat-input")
-            expect(chat).to_be_enabled()
-            chat.fill(question)
-            chat.press("Enter")
-            expect(page.get_by_test_id("status-badge").nth(n - 1)).to_have_text("ok")
-        expect(page.get_by_test_id("thread-item")).to_have_count(1)
-        page.get_by_test_id("tool-step").last.locator("summary").click()
-        page.get_by_test_id("chat-input").fill("What time is it?")
-        page.get_by_test_id("conversation").evaluate("c => { c.scrollTop = c.scrollHeight; }")
-        page.screenshot(path=str(out))
-        browser.close()
+def desktop(browser: Browser, url: str, out: Path) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 860})
+    enter(page, url, "ada")
+    for question in QUESTIONS:
+        ask(page, question)
+    expect(page.get_by_test_id("thread-item")).to_have_count(1)
+    page.get_by_test_id("tool-step").last.locator("summary").click()
+    page.get_by_test_id("chat-input").fill("What time is it in Europe/Paris?")
+    page.get_by_test_id("conversation").evaluate("c => { c.scrollTop = c.scrollHeight; }")
+    page.screenshot(path=str(out))
+    page.close()
+
+
+def narrow(browser: Browser, url: str, out: Path) -> None:
+    # Reduced motion: the drawer is drawn open at once, not mid-slide.
+    page = browser.new_page(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, reduced_motion="reduce"
+    )
+    enter(page, url, "grace")
+    ask(page, "What time is it in Europe/Paris?")
+    page.get_by_test_id("drawer-button").click()
+    page.get_by_test_id("new-chat").click()
+    for question in QUESTIONS[:2]:
+        ask(page, question)
+    expect(page.get_by_test_id("thread-item")).to_have_count(2)
+    page.get_by_test_id("drawer-button").click()
+    expect(page.get_by_test_id("drawer")).to_be_visible()
+    page.screenshot(path=str(out))
+    page.close()
+
+
+def enter(page: Page, url: str, username: str) -> None:
+    page.goto(url)
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill("correct horse battery")
+    page.get_by_test_id("register-button").click()
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+
+
+def ask(page: Page, question: str) -> None:
+    """Ask, and wait until the run has ended."""
+    done = page.get_by_test_id("status-badge").count() + 1
+    chat = page.get_by_test_id("chat-input")
+    expect(chat).to_be_enabled()
+    chat.fill(question)
+    chat.press("Enter")
+    expect(page.get_by_test_id("status-badge")).to_have_count(done)
+    expect(page.get_by_test_id("status-badge").last).to_have_text("Completed")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshot.png"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs"))

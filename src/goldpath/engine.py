@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from goldpath.agents import Agent, AgentRegistry
 from goldpath.context import UserExecutionContext
-from goldpath.errors import ConfigurationError, GoldpathError
+from goldpath.errors import ConfigurationError, GoldpathError, LimitExceededError, ModelError
 from goldpath.events import (
     AgentCompleted,
     AgentStarted,
@@ -235,14 +235,13 @@ class UserExecutionEngine:
                 status = "timeout"
                 error = f"the run took longer than {limits.run_timeout:g} s and was stopped"
             else:
-                error = _describe(exc)
+                error = _failed(exc, context)
         except asyncio.CancelledError:
             status = "cancelled"
             error = "the run was cancelled"
             raise
         except Exception as exc:
-            error = _describe(exc)
-            logger.error("run failed: %s", error, extra=context.log_fields())
+            error = _failed(exc, context)
         finally:
             outcome = RunOutcome(
                 status=status,
@@ -286,10 +285,32 @@ def set_process_engines(engines: ProcessEngines | None) -> None:
 
 
 def _describe(exc: BaseException) -> str:
-    """An error as the user sees it: goldpath's own messages as they are, others with their type."""
+    """An error as the operator sees it: goldpath's own messages as they are, others with
+    their type."""
     if isinstance(exc, GoldpathError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _failed(exc: Exception, context: UserExecutionContext) -> str:
+    """Log why the run failed, with its ids, and return what its user is told.
+
+    The user reads ``agent_completed.error``: a limit of their run is theirs to act on and
+    is told as it is; anything else (a model endpoint's address and status, a setting to
+    fix, an exception's text) is the operator's, and stays in the log.
+    """
+    unexpected = not isinstance(exc, GoldpathError)
+    logger.error(
+        "run failed: %s",
+        _describe(exc),
+        exc_info=exc if unexpected else None,
+        extra=context.log_fields(),
+    )
+    if isinstance(exc, LimitExceededError):
+        return str(exc)
+    if isinstance(exc, ModelError):
+        return "the model could not answer; try again in a moment"
+    return "the run failed because of an error in the server; try again in a moment"
 
 
 async def _completed(
@@ -298,11 +319,16 @@ async def _completed(
     try:
         await on_complete(outcome)
     except Exception as exc:
-        logger.error("could not finish the run: %s", _describe(exc), extra=context.log_fields())
+        logger.error(
+            "could not finish the run: %s",
+            _describe(exc),
+            exc_info=exc if not isinstance(exc, GoldpathError) else None,
+            extra=context.log_fields(),
+        )
         return RunOutcome(
             status="error",
             duration_ms=outcome.duration_ms,
             text=outcome.text,
-            error=f"the run's result could not be saved: {_describe(exc)}",
+            error="the run's result could not be saved; try again in a moment",
         )
     return outcome

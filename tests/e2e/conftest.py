@@ -23,11 +23,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.sync_api import Browser, Page
 from websockets.asyncio.client import ClientConnection, connect
 
 from goldpath.models import Message, OfflineModel, ScriptedModel, TextDelta, Thought
 from goldpath.models.scripted import Pause, ScriptStep
 from goldpath.server import Settings, create_app
+from tests.e2e.browser import launch, new_page
 
 FRAME_TIMEOUT = 15.0
 TEST_SECRET = "test-secret-key-long-enough-for-every-hmac-algorithm-0123456789abcdefghij"
@@ -224,3 +226,17 @@ def assert_gapless(frames: list[dict[str, Any]], start: int) -> None:
     """Event offsets go start+1, start+2, ... with no gap and no repeat."""
     offsets = [f["offset"] for f in frames if "offset" in f]
     assert offsets == list(range(start + 1, start + 1 + len(offsets))), offsets
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for a module's browser tests (tests/e2e/browser.py)."""
+    with launch() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh desktop-sized page."""
+    with new_page(browser) as fresh:
+        yield fresh

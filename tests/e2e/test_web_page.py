@@ -8,91 +8,27 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import (
-    Browser,
     Page,
-    Playwright,
     WebSocketRoute,
     expect,
-    sync_playwright,
 )
 
+from tests.e2e.browser import PASSWORD, ask, register
 from tests.e2e.conftest import Server
-from tests.services import services_required
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "correct horse battery"
 
 # The shared TestModel (tests/e2e/conftest.py) answers "slow N" with N deltas 50 ms apart.
 SLOW_DELTAS = 20
 SLOW_QUESTION = f"slow {SLOW_DELTAS}"
 SLOW_ANSWER = "".join(f"{i} " for i in range(SLOW_DELTAS))
 DROP_AT_DELTA = 3  # the proxy drops the socket instead of delivering this delta
-
-
-# ---------- browser ----------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests"
-        if services_required():
-            pytest.fail(f"{reason}, and GOLDPATH_REQUIRE_SERVICES=1 says it must be there")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        yield _launch(playwright)
-
-
-def _launch(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def _register(page: Page, base_url: str) -> str:
-    """Register a fresh user through the page and wait until the stream is live."""
-    username = f"user_{secrets.token_hex(4)}"
-    page.goto(base_url)
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("register-button").click()
-    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
-    return username
-
-
-def _ask(page: Page, question: str) -> None:
-    chat = page.get_by_test_id("chat-input")
-    expect(chat).to_be_enabled()
-    chat.fill(question)
-    chat.press("Enter")
 
 
 # ---------- a proxy between page and server that the test can cut ----------
@@ -144,13 +80,13 @@ class SocketProxy:
 
 
 def test_ask_see_tool_step_answer_and_history_after_reload(server: Server, page: Page) -> None:
-    _register(page, server.base_url)
-    _ask(page, "What is 17 * 23?")
+    register(page, server.base_url)
+    ask(page, "What is 17 * 23?")
 
     run = page.get_by_test_id("run")
     badge = run.get_by_test_id("status-badge")
     expect(badge).to_have_attribute("data-status", "ok")
-    expect(badge).to_have_text("ok")
+    expect(badge).to_have_text("Completed")
 
     tool = run.get_by_test_id("tool-step")
     expect(tool).to_have_count(1)
@@ -188,9 +124,9 @@ def test_dropped_socket_resumes_and_shows_every_step_once(server: Server, page: 
             deltas_seen += 1
         return deltas_seen == DROP_AT_DELTA
 
-    _register(page, server.base_url)
+    register(page, server.base_url)
     proxy.drop_when = third_delta
-    _ask(page, SLOW_QUESTION)
+    ask(page, SLOW_QUESTION)
 
     run = page.get_by_test_id("run")
     badge = run.get_by_test_id("status-badge")
@@ -232,7 +168,7 @@ def test_bad_login_shows_the_server_message(server: Server, page: Page) -> None:
 
 def test_4401_on_a_bad_stored_token_returns_to_login(server: Server, page: Page) -> None:
     proxy = SocketProxy(page)
-    _register(page, server.base_url)
+    register(page, server.base_url)
     # The stored token goes bad; the next connection presents it and gets 4401.
     page.evaluate("sessionStorage.setItem('goldpath.token', 'not-a-valid-token')")
     proxy.connections[0].page_side.close(code=4000, reason="dropped by the test")
@@ -261,8 +197,8 @@ def test_taken_username_shows_the_server_message(server: Server, page: Page) -> 
 
 
 def test_cancel_button_cancels_the_running_run(server: Server, page: Page) -> None:
-    _register(page, server.base_url)
-    _ask(page, "sleep")  # the shared TestModel thinks, then waits 60 s
+    register(page, server.base_url)
+    ask(page, "sleep")  # the shared TestModel thinks, then waits 60 s
     run = page.get_by_test_id("run")
     expect(run.locator('[data-testid="step"][data-type="agent_thinking"]')).to_have_count(1)
     page.get_by_test_id("cancel-button").click()

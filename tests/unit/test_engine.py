@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 import pytest
@@ -140,10 +141,21 @@ async def test_ok_run() -> None:
     assert {e.agent for e in events} == {"supervisor"}
 
 
-async def test_agent_raising_ends_with_error_and_is_not_raised() -> None:
-    outcome, events = await _run(_factory(), agent="crashing", message="x")
+async def test_agent_raising_ends_with_error_and_is_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="goldpath.engine"):
+        outcome, events = await _run(_factory(), agent="crashing", message="x")
     assert outcome.status == "error"
-    assert outcome.error == "RuntimeError: crashed on 'x'"
+    # The user is told the run failed; what failed, and where, is for the operator's log.
+    assert (
+        outcome.error == "the run failed because of an error in the server; try again in a moment"
+    )
+    (record,) = caplog.records
+    assert record.getMessage() == "run failed: RuntimeError: crashed on 'x'"
+    assert record.exc_info is not None  # with the traceback
+    assert record.__dict__["run_id"] == events[0].run_id
+    assert record.__dict__["user_id"] == "u1"
     assert outcome.text is None
     assert [e.type for e in events] == ["agent_started", "message_delta", "agent_completed"]
     assert _completed(events).error == outcome.error
@@ -153,13 +165,21 @@ async def test_agent_raising_ends_with_error_and_is_not_raised() -> None:
 async def test_agent_raising_timeout_itself_is_an_error_not_a_run_timeout() -> None:
     outcome, _ = await _run(_factory(), agent="own_timeout")
     assert outcome.status == "error"
-    assert outcome.error == "TimeoutError: an upstream call timed out"
+    assert (
+        outcome.error == "the run failed because of an error in the server; try again in a moment"
+    )
 
 
-async def test_model_failing_mid_stream() -> None:
-    outcome, events = await _run(_factory([TextDelta("part"), Fail("provider hung up")]))
+async def test_model_failing_mid_stream(caplog: pytest.LogCaptureFixture) -> None:
+    detail = "http://10.0.0.7/v1 answered HTTP 401; check GOLDPATH_OPENAI_API_KEY"
+    with caplog.at_level(logging.ERROR, logger="goldpath.engine"):
+        outcome, events = await _run(_factory([TextDelta("part"), Fail(detail)]))
     assert outcome.status == "error"
-    assert outcome.error == "provider hung up"  # goldpath's own message, as it is
+    assert outcome.error == "the model could not answer; try again in a moment"
+    (record,) = caplog.records
+    assert record.getMessage() == f"run failed: {detail}"  # goldpath's own message, as it is
+    assert record.exc_info is None  # a ModelError says it all
+    assert record.__dict__["run_id"] == events[0].run_id
     assert [e.type for e in events] == ["agent_started", "message_delta", "agent_completed"]
     assert _completed(events).status == "error"
 
@@ -292,7 +312,7 @@ async def test_on_complete_raising_ends_with_error() -> None:
     ctx = UserExecutionContext.create("u1", "t1")
     outcome = await factory.create_for_user(ctx).run("supervisor", "q", on_complete=on_complete)
     assert outcome.status == "error"
-    assert outcome.error == "the run's result could not be saved: OSError: disk full"
+    assert outcome.error == "the run's result could not be saved; try again in a moment"
     assert outcome.text == "answer"
     events = await history(user_stream(factory, "u1"))
     assert_run_shape(events)
@@ -476,6 +496,8 @@ async def test_a_failed_agent_started_still_ends_the_run() -> None:
 
     outcome = await engine.run("supervisor", "q", on_complete=on_complete)
     assert outcome.status == "error"
-    assert outcome.error == "ConnectionError: the stream backend went away"
+    assert (
+        outcome.error == "the run failed because of an error in the server; try again in a moment"
+    )
     assert saved == [outcome]
     assert sink.events[-1].type == "agent_completed"

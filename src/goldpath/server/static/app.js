@@ -21,6 +21,8 @@
     conversation: byTestId("conversation"), chatForm: byTestId("chat-form"),
     input: byTestId("chat-input"), send: byTestId("send-button"),
     cancel: byTestId("cancel-button"), chatError: byTestId("chat-error"),
+    drawer: byTestId("drawer"), drawerButton: byTestId("drawer-button"),
+    overlay: byTestId("drawer-overlay"), pane: $(".conversation-pane"),
   };
 
   // Everything mutable lives here, so the flow of state is easy to follow.
@@ -51,7 +53,11 @@
   function show(el, visible) { el.hidden = !visible; }
   function setError(el, text) { el.textContent = text || ""; show(el, Boolean(text)); }
   function clone(id) { return document.getElementById(id).content.firstElementChild.cloneNode(true); }
-  function el(tag, props = {}) { return Object.assign(document.createElement(tag), props); }
+  function el(tag, props = {}, ...children) {
+    const node = Object.assign(document.createElement(tag), props);
+    node.append(...children);
+    return node;
+  }
   function pretty(value) {
     return typeof value === "string" ? value : JSON.stringify(value, null, 2) ?? String(value);
   }
@@ -64,6 +70,99 @@
   function scrollToEnd(force = false) {
     const c = ui.conversation;
     if (force || c.scrollHeight - c.scrollTop - c.clientHeight < 80) c.scrollTop = c.scrollHeight;
+  }
+
+  // ---------- Markdown ----------
+
+  // A small Markdown renderer for answers: paragraphs, headings, emphasis, inline code,
+  // fenced code blocks, lists, rules and http(s) links. It builds DOM nodes and writes text
+  // with text nodes only, so model text is never parsed as HTML: `<script>`, `onerror=`
+  // and `javascript:` links stay visible text.
+  const MD = {
+    fence: /^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)/,
+    heading: /^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$/,
+    rule: /^ {0,3}([-*_])(\s*\1){2,}\s*$/,
+    item: /^\s*([-*+]|\d{1,9}[.)])\s+(.*)$/,
+    blank: /^\s*$/,
+    // code span | link | strong | emphasis (`_` only between non-word characters)
+    inline: /`([^`]+)`|\[([^\]\n]+)\]\(\s*([^\s)]+)\s*\)|\*\*(?=\S)(.+?\S)\*\*|__(?=\S)(.+?\S)__(?!\w)|\*(?=[^\s*])(.+?[^\s*])\*|(?<!\w)_(?=[^\s_])(.+?[^\s_])_(?!\w)/g,
+  };
+
+  function renderMarkdown(text) {
+    const out = document.createDocumentFragment();
+    const lines = String(text).replace(/\r\n?/g, "\n").split("\n");
+    let i = 0;
+    const startsBlock = (line) => MD.blank.test(line) || MD.fence.test(line) ||
+      MD.heading.test(line) || MD.rule.test(line) || MD.item.test(line);
+    while (i < lines.length) {
+      const line = lines[i];
+      let m;
+      if (MD.blank.test(line)) {
+        i += 1;
+      } else if ((m = MD.fence.exec(line))) {
+        // An unclosed fence runs to the end, as it does while an answer is streaming.
+        const body = [];
+        for (i += 1; i < lines.length; i += 1) {
+          const close = MD.fence.exec(lines[i]);
+          if (close && close[1][0] === m[1][0] && close[1].length >= m[1].length && !close[2]) break;
+          body.push(lines[i]);
+        }
+        i += 1;
+        const code = el("code", { textContent: body.join("\n") });
+        if (m[2]) code.dataset.lang = m[2];
+        out.append(el("pre", {}, code));
+      } else if ((m = MD.heading.exec(line))) {
+        out.append(inlineInto(el(`h${Math.min(m[1].length + 2, 6)}`), m[2]));
+        i += 1;
+      } else if (MD.rule.test(line)) {
+        out.append(el("hr"));
+        i += 1;
+      } else if ((m = MD.item.exec(line))) {
+        const ordered = /\d/.test(m[1]);
+        const list = el(ordered ? "ol" : "ul");
+        if (ordered && parseInt(m[1], 10) !== 1) list.start = parseInt(m[1], 10);
+        while (i < lines.length && (m = MD.item.exec(lines[i])) && /\d/.test(m[1]) === ordered) {
+          const item = [m[2]];
+          // Indented lines that start no block continue the item.
+          for (i += 1; i < lines.length && /^\s+\S/.test(lines[i]) && !startsBlock(lines[i]); i += 1) {
+            item.push(lines[i].trim());
+          }
+          list.append(inlineInto(el("li"), item.join("\n")));
+        }
+        out.append(list);
+      } else {
+        const para = [];
+        for (; i < lines.length && (para.length === 0 || !startsBlock(lines[i])); i += 1) {
+          para.push(lines[i]);
+        }
+        out.append(inlineInto(el("p"), para.join("\n")));
+      }
+    }
+    return out;
+  }
+
+  function inlineInto(parent, text) {
+    let last = 0;
+    for (const m of text.matchAll(MD.inline)) {
+      parent.append(text.slice(last, m.index));
+      last = m.index + m[0].length;
+      if (m[1] !== undefined) parent.append(el("code", { textContent: m[1] }));
+      else if (m[2] !== undefined) parent.append(link(m[2], m[3]) ?? m[0]);
+      else if (m[4] !== undefined || m[5] !== undefined) {
+        parent.append(inlineInto(el("strong"), m[4] ?? m[5]));
+      } else parent.append(inlineInto(el("em"), m[6] ?? m[7]));
+    }
+    parent.append(text.slice(last));
+    return parent;
+  }
+
+  // Only absolute http(s) URLs become links; anything else (javascript:, data:, relative)
+  // is left as the text it was.
+  function link(text, href) {
+    let url;
+    try { url = new URL(href); } catch { return null; }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+    return el("a", { href: url.href, textContent: text, target: "_blank", rel: "noopener noreferrer" });
   }
 
   // ---------- HTTP ----------
@@ -119,7 +218,7 @@
   function enterApp() {
     state.threadId = store.get(KEYS.thread);
     show(ui.loginView, false); show(ui.chatView, true);
-    show(ui.logout, true); show(ui.conn, true); show(ui.whoami, true);
+    show(ui.logout, true); show(ui.conn, true); show(ui.whoami, true); show(ui.drawerButton, true);
     ui.whoami.textContent = store.get(KEYS.user) || "";
     refreshThreads();
     if (state.threadId) openThread(state.threadId); else clearConversation();
@@ -136,6 +235,7 @@
     setConn("offline"); setComposer(false);
     show(ui.chatView, false); show(ui.loginView, true);
     show(ui.logout, false); show(ui.conn, false); show(ui.whoami, false);
+    show(ui.drawerButton, false); setDrawer(false);
     setError(ui.loginError, message || "");
     ui.username.focus();
   }
@@ -207,7 +307,10 @@
     article.dataset.role = message.role;
     article.classList.add(`message-${message.role}`);
     if (message.run_id) article.dataset.runId = message.run_id;
-    $(".message-text", article).textContent = message.text;
+    const body = $(".message-text", article);
+    // The user's words are shown as typed; answers are Markdown.
+    if (message.role === "assistant") body.replaceChildren(renderMarkdown(message.text));
+    else body.textContent = message.text;
     return article;
   }
 
@@ -223,7 +326,8 @@
     ui.conversation.querySelector('[data-testid="empty-state"]')?.remove();
     ui.conversation.append(root);
     view = { root, steps: byTestId("steps", root), answer: byTestId("answer", root),
-             tools: new Map(), deltas: 0, complete: event.type === "agent_started" };
+             tools: new Map(), deltas: 0, text: "", frame: 0,
+             complete: event.type === "agent_started" };
     state.runs.set(event.run_id, view);
     return view;
   }
@@ -272,24 +376,44 @@
       byTestId("tool-result", li).textContent = data.ok ? pretty(data.result) : data.error;
     },
     message_delta(view, data) {
-      view.answer.append(data.delta); // a text node: never parsed as HTML
+      view.text += data.delta;
       view.deltas += 1;
       view.answer.dataset.deltas = String(view.deltas);
+      // Redrawn at most once a frame, however fast the deltas come.
+      if (!view.frame) view.frame = requestAnimationFrame(() => drawAnswer(view));
     },
     agent_completed(view, data) {
       // Only a view that missed the start takes the stored text; a complete one already has
       // every delta, exactly once, and showing them as they came is the point.
-      if (!view.complete && data.result) view.answer.textContent = data.result.text;
+      if (!view.complete && data.result) view.text = data.result.text;
+      drawAnswer(view);
+      const label = STATUS[data.status] || STATUS.unknown;
       const badge = byTestId("status-badge", view.root);
-      badge.textContent = data.status;
+      badge.textContent = label.badge;
       badge.dataset.status = data.status;
       show(badge, true);
       setError(byTestId("run-error", view.root), data.error);
-      addStep(view, "agent_completed", `Completed in ${duration(data.duration_ms)}`,
+      addStep(view, "agent_completed", `${label.step} ${duration(data.duration_ms)}`,
         "step-completed");
       view.root.dataset.status = data.status;
     },
   };
+
+  // What a run's end reads as; `data-status` keeps the wire value for styles and tests.
+  const STATUS = {
+    ok: { badge: "Completed", step: "Completed in" },
+    error: { badge: "Failed", step: "Failed after" },
+    cancelled: { badge: "Cancelled", step: "Cancelled after" },
+    timeout: { badge: "Timed out", step: "Timed out after" },
+    unknown: { badge: "Ended", step: "Ended after" },
+  };
+
+  function drawAnswer(view) {
+    cancelAnimationFrame(view.frame);
+    view.frame = 0;
+    view.answer.replaceChildren(renderMarkdown(view.text));
+    scrollToEnd();
+  }
 
   function applyEvent(event) {
     if (event.type === "agent_completed") state.running.delete(event.run_id);
@@ -444,6 +568,36 @@
     setError(ui.chatError, "");
     ui.input.value = "";
   }
+
+  // ---------- the thread drawer (narrow screens) ----------
+
+  // On a narrow screen the thread list slides in over the conversation; the CSS media
+  // query below is the same one, so the drawer exists only where the layout needs it.
+  const narrow = window.matchMedia("(max-width: 720px)");
+
+  function setDrawer(open) {
+    const wasOpen = ui.chatView.classList.contains("drawer-open");
+    open = open && narrow.matches;
+    ui.chatView.classList.toggle("drawer-open", open);
+    ui.drawerButton.setAttribute("aria-expanded", String(open));
+    show(ui.overlay, open);
+    ui.pane.inert = open; // keyboard and screen readers stay in the open drawer
+    if (open) (ui.drawer.querySelector('[aria-current="true"]') || ui.newChat).focus();
+    else if (wasOpen && ui.drawer.contains(document.activeElement)) ui.drawerButton.focus();
+  }
+
+  ui.drawerButton.addEventListener("click", () =>
+    setDrawer(!ui.chatView.classList.contains("drawer-open")));
+  ui.overlay.addEventListener("click", () => setDrawer(false));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && ui.chatView.classList.contains("drawer-open")) setDrawer(false);
+  });
+  // Choosing a thread or a new chat is done with the list: it makes way for the conversation
+  // (while capturing, so the choice itself then finds the conversation usable).
+  ui.drawer.addEventListener("click", (e) => {
+    if (e.target.closest("button")) setDrawer(false);
+  }, true);
+  narrow.addEventListener("change", () => setDrawer(false));
 
   // ---------- wiring ----------
 
