@@ -211,7 +211,8 @@ def test_on_a_phone_the_thread_list_is_a_drawer(scripted: Server, phone: Page) -
     expect(button).to_have_attribute("aria-expanded", "false")
     # The conversation has the whole width.
     conversation = phone.get_by_test_id("conversation").bounding_box()
-    assert conversation is not None and conversation["width"] == PHONE["width"]
+    assert conversation is not None
+    assert conversation["width"] == PHONE["width"]
 
     button.click()  # opens; the overlay closes it
     expect(drawer).to_be_visible()
