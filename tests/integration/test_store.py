@@ -18,7 +18,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from goldpath.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
-from goldpath.store import DEFAULT_TITLE, MessageRecord, RunEventRecord, Store
+from goldpath.store import DEFAULT_TITLE, MessageRecord, RunEventBatch, RunEventRecord, Store
 from goldpath.store._engine import normalise_url
 from goldpath.store._migrate import alembic_config
 from goldpath.store._schema import metadata
@@ -342,11 +342,83 @@ async def test_run_events_belong_to_the_runs_owner_and_go_with_the_thread(
     assert await _run_directly(database_url, delete_the_thread) == 0
 
 
+async def test_interleaved_runs_are_read_back_by_offset_whatever_the_limit(
+    store: Store,
+) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_a", "supervisor", "q")
+    await store.start_run(ann, thread_id, "run_b", "supervisor", "q")
+    odd = [RunEventRecord(i + 1, "e1", o, f"a{o}") for i, o in enumerate(range(1, 20, 2))]
+    even = [RunEventRecord(i + 1, "e1", o, f"b{o}") for i, o in enumerate(range(2, 21, 2))]
+    await store.append_run_event_batches(
+        [
+            RunEventBatch(ann, "run_a", odd[:3]),
+            RunEventBatch(ann, "run_b", even[:5]),
+            RunEventBatch(ann, "run_a", odd[3:]),
+            RunEventBatch(ann, "run_b", even[5:]),
+        ]
+    )
+    for after in (0, 4, 9):
+        for limit in (1, 2, 5, 7, 30):
+            span = await store.list_stream_events(ann, "e1", after=after, limit=limit)
+            offsets = [e.offset for e in span]
+            assert offsets == list(range(after + 1, after + 1 + len(offsets)))
+            assert 1 <= len(offsets) <= limit
+            assert [e.frame[1:] for e in span] == [str(o) for o in offsets]
+    everything = await store.list_stream_events(ann, "e1", after=0, limit=30)
+    assert [e.offset for e in everything] == list(range(1, 21))
+
+
+async def test_a_stream_span_reads_on_past_rows_that_began_before_it(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    batches = []
+    for k in range(1, 41):  # 40 runs in flight at once, each with events k and 100 + k
+        await store.start_run(ann, thread_id, f"run_{k}", "supervisor", "q")
+        events = [RunEventRecord(1, "e1", k, f"{k}"), RunEventRecord(2, "e1", 100 + k, "x")]
+        batches.append(RunEventBatch(ann, f"run_{k}", events))
+    await store.append_run_event_batches(batches)
+    span = await store.list_stream_events(ann, "e1", after=50, limit=3)
+    assert [e.offset for e in span] == [101, 102, 103]
+    span = await store.list_stream_events(ann, "e1", after=0, limit=3)
+    assert [e.offset for e in span] == [1, 2, 3]
+
+
+async def test_a_batch_across_an_epoch_change_reads_back_as_sent(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    sent = _events("e1", 1, range(8, 10)) + _events("e2", 3, range(1, 3))
+    await store.append_run_events(ann, "run_1", sent)
+    assert await store.list_run_events(ann, "run_1") == sent
+    assert [e.offset for e in await store.list_stream_events(ann, "e2", after=0)] == [1, 2]
+
+
+async def test_a_batch_of_several_runs_is_stored_all_or_none(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    bob = (await store.create_user("bob", "hash")).user_id
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    await store.start_run(ann, thread_id, "run_2", "supervisor", "q")
+    good = RunEventBatch(ann, "run_1", _events("e1", 1, range(1, 3)))
+    with pytest.raises(NotFoundError, match="run 'run_2' not found"):
+        await store.append_run_event_batches([good, RunEventBatch(bob, "run_2", [])])
+    assert await store.list_run_events(ann, "run_1") == []
+    await store.append_run_event_batches([])
+    await store.append_run_event_batches([good, RunEventBatch(ann, "run_2", [])])
+    assert await store.list_run_events(ann, "run_1") == good.events
+
+
 async def test_run_events_arguments_are_checked(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
     with pytest.raises(ValueError, match="limit must be at least 1"):
-        await store.list_run_events("usr_1", "run_1", limit=0)
+        await store.list_run_events(ann, "run_1", limit=0)
     with pytest.raises(ValueError, match="limit must be at least 1"):
-        await store.list_stream_events("usr_1", "e1", after=0, limit=0)
+        await store.list_stream_events(ann, "e1", after=0, limit=0)
+    gap = [RunEventRecord(1, "e1", 1, "{}"), RunEventRecord(3, "e1", 2, "{}")]
+    with pytest.raises(ValueError, match="seq 3 does not follow 1"):
+        await store.append_run_events(ann, "run_1", gap)
+    with pytest.raises(ValueError, match="raw newline"):
+        await store.append_run_events(ann, "run_1", [RunEventRecord(1, "e1", 1, "{\n}")])
+    assert await store.list_run_events(ann, "run_1") == []
 
 
 # concurrency and time

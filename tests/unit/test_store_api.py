@@ -24,6 +24,7 @@ def test_public_names_are_pinned() -> None:
         "DEFAULT_TITLE",
         "MessageRecord",
         "Role",
+        "RunEventBatch",
         "RunEventRecord",
         "RunRecord",
         "RunState",

@@ -6,6 +6,7 @@ See docs/store.md for the schema, the ids and how to add a migration.
 from ._records import (
     MessageRecord,
     Role,
+    RunEventBatch,
     RunEventRecord,
     RunRecord,
     RunState,
@@ -18,6 +19,7 @@ __all__ = [
     "DEFAULT_TITLE",
     "MessageRecord",
     "Role",
+    "RunEventBatch",
     "RunEventRecord",
     "RunRecord",
     "RunState",

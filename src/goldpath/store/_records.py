@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -62,3 +63,12 @@ class RunEventRecord:
     epoch: str
     offset: int
     frame: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunEventBatch:
+    """Events of one run, to be stored for its owner."""
+
+    owner_id: str
+    run_id: str
+    events: Sequence[RunEventRecord]

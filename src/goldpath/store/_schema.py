@@ -130,6 +130,8 @@ runs = Table(
     Index(None, "thread_id"),
 )
 
+# One row per batch of a run's events of one stream epoch: a run's events are written a
+# few times per run, not once per event (one row per event cost ~30 us of CPU each).
 run_events = Table(
     "run_events",
     metadata,
@@ -141,7 +143,9 @@ run_events = Table(
     ),
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("epoch", String(ID_LENGTH), nullable=False),
-    Column("offset", BigInteger, nullable=False),
-    Column("frame", Text, nullable=False),
-    Index(None, "epoch", "offset"),
+    Column("first_offset", BigInteger, nullable=False),
+    Column("last_offset", BigInteger, nullable=False),
+    Column("offsets", Text, nullable=False),
+    Column("frames", Text, nullable=False),
+    Index(None, "epoch", "last_offset"),
 )

@@ -49,7 +49,7 @@ from ._records import (
     ThreadRecord,
     UserRecord,
 )
-from ._run_events import RUN_EVENTS_PAGE, STREAM_EVENTS, insert_run_events, run_event_record
+from ._run_events import RunEventMethods, insert_run_events
 from ._schema import ID_LENGTH, messages, runs, threads, users
 
 DEFAULT_TITLE = "New chat"
@@ -73,7 +73,7 @@ def title_from_message(message: str) -> str | None:
     return words[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-class Store:
+class Store(RunEventMethods):
     """Owner-scoped persistence on SQLite (sqlite3, in threads) or PostgreSQL (asyncpg)."""
 
     backend: Backend
@@ -335,57 +335,6 @@ class Store:
             return record
 
         return await self._run("finish a run", finish, write=True)
-
-    # run events
-
-    async def append_run_events(
-        self, owner_id: str, run_id: str, events: Sequence[RunEventRecord]
-    ) -> None:
-        """Store a batch of the owner's run's events (`NotFoundError` for someone else's run).
-
-        Their ``seq`` continue the run's stored ones; a ``seq`` stored before is a `ConflictError`.
-        """
-
-        def append(conn: Connection) -> None:
-            owned_run(conn, owner_id, run_id)
-            try:
-                insert_run_events(conn, run_id, events)
-            except IntegrityError as exc:
-                raise ConflictError(
-                    f"events of run {run_id!r} from seq {events[0].seq} were stored before; "
-                    "number each event of a run once"
-                ) from exc
-
-        await self._run("store a run's events", append, write=True)
-
-    async def list_run_events(
-        self, owner_id: str, run_id: str, *, after: int = 0, limit: int = 1000
-    ) -> list[RunEventRecord]:
-        """The run's stored events whose offset is above ``after``, in the order sent."""
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, not {limit}")
-        page = {"b_run_id": run_id, "b_after": after, "b_limit": limit}
-
-        def list_(conn: Connection) -> list[RunEventRecord]:
-            owned_run(conn, owner_id, run_id)
-            return [run_event_record(row) for row in conn.execute(RUN_EVENTS_PAGE, page)]
-
-        return await self._run("list a run's events", list_, write=False)
-
-    async def list_stream_events(
-        self, owner_id: str, epoch: str, *, after: int, limit: int = 1000
-    ) -> list[RunEventRecord]:
-        """The owner's stored events of stream ``epoch`` with an offset above ``after``,
-        by offset: what a resume needs when the stream's history no longer holds them.
-        Events not stored yet (a run in flight) are missing: check the offsets for gaps."""
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, not {limit}")
-        span = {"b_owner_id": owner_id, "b_epoch": epoch, "b_after": after, "b_limit": limit}
-
-        def list_(conn: Connection) -> list[RunEventRecord]:
-            return [run_event_record(row) for row in conn.execute(STREAM_EVENTS, span)]
-
-        return await self._run("list a stream's events", list_, write=False)
 
     async def mark_unfinished_runs(
         self,

@@ -1,4 +1,4 @@
-"""run_events: every event of a run, as it was sent
+"""run_events: every event of a run, as it was sent, one row per batch
 
 Revision ID: 0002
 Revises: 0001
@@ -22,14 +22,16 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("epoch", sa.String(64), nullable=False),
-        sa.Column("offset", sa.BigInteger(), nullable=False),
-        sa.Column("frame", sa.Text(), nullable=False),
+        sa.Column("first_offset", sa.BigInteger(), nullable=False),
+        sa.Column("last_offset", sa.BigInteger(), nullable=False),
+        sa.Column("offsets", sa.Text(), nullable=False),
+        sa.Column("frames", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.run_id"], name="fk_run_events_run_id_runs", ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("run_id", "seq", name="pk_run_events"),
     )
-    op.create_index("ix_run_events_epoch_offset", "run_events", ["epoch", "offset"])
+    op.create_index("ix_run_events_epoch_last_offset", "run_events", ["epoch", "last_offset"])
 
 
 def downgrade() -> None:
