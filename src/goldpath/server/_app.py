@@ -21,6 +21,7 @@ from goldpath.engine import RunLimits
 from goldpath.errors import ConfigurationError
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import ChatModel, OfflineModel
+from goldpath.server._agui import router as agui_router
 from goldpath.server._auth import Authenticator, PasswordHashing, TokenIssuer
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._http import router as http_router
@@ -236,13 +237,14 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     _document_errors(app)
     app.include_router(http_router)
     app.include_router(ws_router)
+    app.include_router(agui_router)
     _serve_page(app)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -122,6 +122,7 @@ class RunService:
         *,
         thread_id: str | None,
         agent: str | None,
+        run_id: str | None = None,
         request_id: str | None = None,
         audit: dict[str, Any] | None = None,
     ) -> AcceptedRun:
@@ -130,7 +131,9 @@ class RunService:
         Raises, before anything is started or stored: `MessageTooLargeError`,
         `UnknownAgentError`, `NotFoundError` for a ``thread_id`` that cannot be an id
         (before the rate budget is spent), `RateLimitedError`, `TooManyRunsError`,
-        `NotFoundError` (the thread is missing or someone else's). The run's task is created
+        `NotFoundError` (the thread is missing or someone else's), `ConflictError` for a
+        ``run_id`` that was used already (a new run gets a new id when none is given). The
+        run's task is created
         last, with no suspension between it and the return, so a caller can announce the run
         before any of its events can be emitted.
         """
@@ -151,7 +154,7 @@ class RunService:
         new_thread = thread_id is None
         if thread_id is None:
             thread_id = new_id("thr")  # made with the run, in the same transaction
-        run_id = new_id("run")
+        run_id = new_id("run") if run_id is None else run_id
         context = UserExecutionContext(
             user_id=user_id,
             thread_id=thread_id,

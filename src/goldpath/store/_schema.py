@@ -149,3 +149,16 @@ run_events = Table(
     Column("frames", Text, nullable=False),
     Index(None, "epoch", "last_offset"),
 )
+
+agui_threads = Table(
+    "agui_threads",
+    metadata,
+    Column(
+        "thread_id",
+        String(ID_LENGTH),
+        ForeignKey("threads.thread_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("agui_thread_id", Text, nullable=False),
+)
+"""The AG-UI client's own ``threadId`` of a thread made through ``POST /ag-ui``."""

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from goldpath.context import new_id
-from goldpath.errors import ConflictError, StoreError
+from goldpath.errors import ConflictError, NotFoundError, StoreError
 
 from ._database import SQLITE_READERS, AsyncDatabase, Database, ThreadedSQLite
 from ._engine import Backend, create_postgresql_engine, create_sqlite_engine, normalise_url
@@ -49,8 +49,13 @@ from ._records import (
     ThreadRecord,
     UserRecord,
 )
+<<<<<<< HEAD
 from ._run_events import RunEventMethods, insert_run_events
 from ._schema import ID_LENGTH, messages, runs, threads, users
+=======
+from ._run_events import RUN_EVENTS_PAGE, STREAM_EVENTS, insert_run_events, run_event_record
+from ._schema import ID_LENGTH, agui_threads, messages, runs, threads, users
+>>>>>>> 03bb5b1 (AG-UI 1.0 at POST /ag-ui: runs through the run service, streams the run as AG-UI events over SSE)
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -190,6 +195,45 @@ class Store(RunEventMethods):
             return thread_record(owned_thread(conn, owner_id, thread_id))
 
         return await self._run("read a thread", read, write=False)
+
+    async def open_agui_thread(self, owner_id: str, thread_id: str, agui_thread_id: str) -> None:
+        """Make the thread ``thread_id`` for an AG-UI client's own ``agui_thread_id``, unless
+        the owner has it already; `NotFoundError` when it is someone else's.
+
+        ``thread_id`` is made from the owner and the client's id by the caller, so one
+        client id names one thread per user and never reaches another user's thread.
+        """
+        now = self._now()
+        record = ThreadRecord(thread_id, owner_id, DEFAULT_TITLE, now, now)
+        query = select(threads.c.owner_id).where(threads.c.thread_id == thread_id)
+
+        def open_(conn: Connection) -> None:
+            found = conn.execute(query).first()
+            if found is not None:
+                if found.owner_id != owner_id:
+                    raise NotFoundError(f"thread {thread_id!r} not found; check the thread id")
+                return
+            insert_thread(conn, record)
+            conn.execute(
+                agui_threads.insert(), {"thread_id": thread_id, "agui_thread_id": agui_thread_id}
+            )
+
+        try:
+            await self._run("open an AG-UI thread", open_, write=True)
+        except NotFoundError:
+            # Another request made the same thread first (PostgreSQL), or the user is gone.
+            await self.get_thread(owner_id, thread_id)
+
+    async def agui_thread_id(self, owner_id: str, thread_id: str) -> str | None:
+        """The AG-UI client's own id of the owner's thread ``thread_id``; None for a thread
+        not made through AG-UI. `NotFoundError` for a missing thread or someone else's."""
+        query = select(agui_threads.c.agui_thread_id).where(agui_threads.c.thread_id == thread_id)
+
+        def read(conn: Connection) -> str | None:
+            owned_thread(conn, owner_id, thread_id)
+            return conn.execute(query).scalar()
+
+        return await self._run("read an AG-UI thread", read, write=False)
 
     async def list_messages(self, owner_id: str, thread_id: str) -> list[MessageRecord]:
         """Oldest first; messages saved in the same microsecond keep their insert order."""

@@ -1,0 +1,186 @@
+"""AG-UI 1.0 over SSE: ``POST /ag-ui`` runs an agent for an AG-UI client, and streams it.
+
+The run starts through the same `RunService` as ``/ws`` and ``POST /threads/{id}/runs``
+(same limits, same owner checks); its events come from the user's stream, filtered to the
+run and mapped by `RunMapping`. Nothing here touches the engine or keeps the stream: the
+response reads the user's stream while the client listens, and the run goes on without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from goldpath.context import is_real_id
+from goldpath.errors import ConflictError, SubscriptionClosedError
+from goldpath.server._agui_mapping import AguiEvent, RunMapping, run_error
+from goldpath.server._errors import ApiError
+from goldpath.server._http import User
+from goldpath.server._schemas import ErrorBody
+from goldpath.server._state import AppState, app_state
+from goldpath.stream import Subscription
+
+__all__ = ["RunAgentInput", "agui_id", "router", "sse"]
+
+logger = logging.getLogger("goldpath.server.agui")
+
+router = APIRouter(tags=["ag-ui"])
+
+State = Annotated[AppState, Depends(app_state)]
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class _Camel(BaseModel):
+    """AG-UI's wire names are camelCase; fields the server does not use are accepted."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+
+class InputMessage(_Camel):
+    """A message of ``RunAgentInput.messages``: only a user message's text is read."""
+
+    id: str
+    role: str
+    content: Any = None
+
+    def text(self) -> str | None:
+        """The message's text: its string content, or its text parts joined."""
+        if isinstance(self.content, str):
+            return self.content
+        if isinstance(self.content, list):
+            parts = [
+                part["text"]
+                for part in self.content
+                if isinstance(part, dict)
+                and part.get("type") == "text"
+                and isinstance(part.get("text"), str)
+            ]
+            return "".join(parts) if parts else None
+        return None
+
+
+class RunAgentInput(_Camel):
+    """AG-UI 1.0's ``RunAgentInput``. goldpath keeps the thread's history itself, so of the
+    messages only the last user message is read: it is the chat message of the run."""
+
+    thread_id: str = Field(description="the client's own thread id, scoped to the user")
+    run_id: str = Field(description="the client's own run id, scoped to the user")
+    messages: list[InputMessage]
+    resume: list[dict[str, Any]] | None = None
+
+    def chat_message(self) -> str:
+        for message in reversed(self.messages):
+            if message.role == "user":
+                text = message.text()
+                if text is None:
+                    raise ApiError(
+                        422,
+                        "bad_request",
+                        "the last user message has no text; send its content as a string "
+                        "or as text parts",
+                    )
+                return text
+        raise ApiError(
+            422, "bad_request", "messages has no user message; send the user's message last"
+        )
+
+
+def agui_id(kind: str, user_id: str, client_id: str) -> str:
+    """The goldpath id (``thr_…`` or ``run_…``) of an AG-UI client's own thread or run id.
+
+    Made from the user and the client's id, so one client id names one object per user
+    and can never name another user's.
+    """
+    digest = hashlib.sha256(f"{kind}\0{user_id}\0{client_id}".encode()).hexdigest()
+    return f"{kind}_{digest[:32]}"
+
+
+def sse(epoch: str, event: AguiEvent) -> str:
+    """One SSE event: ``id: <epoch>:<offset>`` and the AG-UI event as its data."""
+    return f"id: {epoch}:{event.offset}\ndata: {event.json}\n\n"
+
+
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "no valid access token"},
+    409: {"model": ErrorBody, "description": "runId was used already by this user"},
+    422: {"model": ErrorBody, "description": "not a RunAgentInput with a user message"},
+    429: {"model": ErrorBody, "description": "rate limited; see the Retry-After header"},
+}
+
+
+@router.post(
+    "/ag-ui",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **_REFUSALS},
+)
+async def run_agent(
+    body: RunAgentInput, request: Request, state: State, user_id: User
+) -> StreamingResponse:
+    """Run the agent on the last user message of an AG-UI ``RunAgentInput`` and stream the
+    run as AG-UI 1.0 events (SSE, each ``id: <epoch>:<offset>``). A refusal before the run
+    starts is an HTTP error; once it started, the stream ends with RUN_FINISHED or RUN_ERROR.
+    """
+    message = body.chat_message()
+    for name, value in (("threadId", body.thread_id), ("runId", body.run_id)):
+        if not is_real_id(value):
+            raise ApiError(422, "bad_request", f"{name} {value!r} cannot be an id; send a real id")
+    if body.resume:
+        raise ConflictError("this run waits for no interrupt; send the next run without resume")
+    thread_id = agui_id("thr", user_id, body.thread_id)
+    subscription = await state.hub.for_user(user_id).subscribe()
+    try:
+        await state.store.open_agui_thread(user_id, thread_id, body.thread_id)
+        accepted = await state.runs.start(
+            user_id,
+            message,
+            thread_id=thread_id,
+            agent=None,
+            run_id=agui_id("run", user_id, body.run_id),
+            request_id=getattr(request.state, "request_id", None),
+            audit={"source": "ag-ui"},
+        )
+    except BaseException:
+        subscription.close()
+        raise
+    mapping = RunMapping(body.thread_id, body.run_id)
+    return StreamingResponse(
+        live(subscription, accepted.run_id, mapping),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+async def live(subscription: Subscription, run_id: str, mapping: RunMapping) -> AsyncIterator[str]:
+    """The run's AG-UI events as they happen, to its RUN_FINISHED or RUN_ERROR.
+
+    When the stream fails under it (the client fell too far behind, the stream's history
+    was lost, the backend failed), the response still ends with a RUN_ERROR: it carries
+    the id of the last event sent, so ``GET /ag-ui/runs/{runId}/events`` resumes from there.
+    """
+    epoch = subscription.epoch
+    try:
+        while not mapping.finished:
+            event = await subscription.get()
+            if event.run_id == run_id:
+                for agui in mapping.map(event):
+                    yield sse(epoch, agui)
+    except SubscriptionClosedError as exc:
+        yield _broken(epoch, mapping, f"the stream was interrupted ({exc.reason})")
+    except Exception:
+        logger.exception("AG-UI stream failed", extra={"run_id": run_id})
+        yield _broken(epoch, mapping, "the stream failed on the server")
+    finally:
+        subscription.close()
+
+
+def _broken(epoch: str, mapping: RunMapping, reason: str) -> str:
+    message = f"{reason}; the run goes on: resume it from the last event id"
+    return f"id: {epoch}:{mapping.offset}\ndata: {run_error(message, 'stream_interrupted')}\n\n"

@@ -1,0 +1,190 @@
+"""goldpath events as AG-UI 1.0 events: a pure, deterministic mapping, one run at a time.
+
+`RunMapping` turns the events of one run, in order, into AG-UI events, each with its own
+offset within the run (1, 2, 3, ...): one goldpath event may become several AG-UI events,
+so the offsets are counted here, never taken from the user stream. The same goldpath
+events always give the same AG-UI events, ids and offsets, so a live stream and a replay
+of the run agree event for event, which is what lets a client resume at any offset.
+
+The events are exactly AG-UI 1.0's camelCase shapes (``ag_ui.core`` in the tests): the
+optional fields that have no value are left out, never sent as ``null``. Each is encoded
+to JSON once, here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from goldpath.events import (
+    AgentCompleted,
+    AgentStarted,
+    AgentThinking,
+    Event,
+    MessageDelta,
+    ToolCompleted,
+    ToolExecuting,
+)
+from goldpath.store import MessageRecord
+
+__all__ = ["PROTOCOL_VERSION", "AguiEvent", "RunMapping", "messages_snapshot", "run_error"]
+
+PROTOCOL_VERSION = "1.0"
+"""The AG-UI version goldpath speaks, declared in every RUN_STARTED."""
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@dataclass(frozen=True, slots=True)
+class AguiEvent:
+    """One AG-UI event of a run: its offset within the run, its type and its JSON."""
+
+    offset: int
+    type: str
+    json: str
+
+
+def _timestamp(ts: str) -> int:
+    """A goldpath ``ts`` (ISO 8601 UTC) as AG-UI's timestamp: milliseconds since the epoch."""
+    return int(datetime.fromisoformat(ts).timestamp() * 1000)
+
+
+def _tool_content(event: ToolCompleted) -> str:
+    """What a tool returned, as the text of its tool message: a string as it is, any other
+    value as JSON, a failure as its error."""
+    if not event.ok:
+        return f"error: {event.error}"
+    if isinstance(event.result, str):
+        return event.result
+    return json.dumps(event.result, ensure_ascii=False, default=str)
+
+
+class RunMapping:
+    """The AG-UI events of one run, made from its goldpath events in the order they came.
+
+    ``thread_id`` and ``run_id`` are the client's own ids, echoed by RUN_STARTED and by
+    RUN_FINISHED; the ids of messages, reasoning and tool results are made from ``run_id``
+    and the offset of the event that opens them, so they too are the same on every replay.
+    """
+
+    __slots__ = ("_offset", "_run_id", "_text", "_thread_id", "finished")
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        self._thread_id = thread_id
+        self._run_id = run_id
+        self._offset = 0
+        self._text: str | None = None  # the id of the assistant message being streamed
+        self.finished = False
+        """True once the run's RUN_FINISHED or RUN_ERROR has been made."""
+
+    @property
+    def offset(self) -> int:
+        """The offset of the last AG-UI event made, 0 before the first."""
+        return self._offset
+
+    def map(self, event: Event) -> list[AguiEvent]:
+        """The AG-UI events for the next goldpath event of the run: one or more."""
+        out: list[AguiEvent] = []
+        data = event.data
+        stamp = _timestamp(event.ts)
+        if isinstance(data, MessageDelta):
+            if self._text is None:
+                self._text = f"{self._run_id}.text.{self._offset + 1}"
+                self._add(
+                    out,
+                    "TEXT_MESSAGE_START",
+                    stamp,
+                    {"messageId": self._text, "role": "assistant"},
+                )
+            self._add(
+                out, "TEXT_MESSAGE_CONTENT", stamp, {"messageId": self._text, "delta": data.delta}
+            )
+            return out
+        if self._text is not None:  # anything but a delta ends the message being streamed
+            self._add(out, "TEXT_MESSAGE_END", stamp, {"messageId": self._text})
+            self._text = None
+        if isinstance(data, AgentStarted):
+            self._add(
+                out,
+                "RUN_STARTED",
+                stamp,
+                {
+                    "threadId": self._thread_id,
+                    "runId": self._run_id,
+                    "protocolVersion": PROTOCOL_VERSION,
+                },
+            )
+        elif isinstance(data, AgentThinking):
+            self._thought(out, stamp, data.thought)
+        elif isinstance(data, ToolExecuting):
+            call = {"toolCallId": data.call_id}
+            self._add(out, "TOOL_CALL_START", stamp, {**call, "toolCallName": data.tool})
+            self._add(out, "TOOL_CALL_ARGS", stamp, {**call, "delta": _encode(dict(data.args))})
+            self._add(out, "TOOL_CALL_END", stamp, call)
+        elif isinstance(data, ToolCompleted):
+            self._add(
+                out,
+                "TOOL_CALL_RESULT",
+                stamp,
+                {
+                    "messageId": f"{self._run_id}.tool.{self._offset + 1}",
+                    "toolCallId": data.call_id,
+                    "content": _tool_content(data),
+                    "role": "tool",
+                },
+            )
+        else:
+            self._end(out, stamp, data)
+        return out
+
+    def _thought(self, out: list[AguiEvent], stamp: int, thought: str) -> None:
+        """A thought is one reasoning span holding one reasoning message."""
+        span = f"{self._run_id}.reasoning.{self._offset + 1}"
+        message = {"messageId": f"{span}.message"}
+        self._add(out, "REASONING_START", stamp, {"messageId": span})
+        self._add(out, "REASONING_MESSAGE_START", stamp, {**message, "role": "reasoning"})
+        self._add(out, "REASONING_MESSAGE_CONTENT", stamp, {**message, "delta": thought})
+        self._add(out, "REASONING_MESSAGE_END", stamp, message)
+        self._add(out, "REASONING_END", stamp, {"messageId": span})
+
+    def _end(self, out: list[AguiEvent], stamp: int, data: AgentCompleted) -> None:
+        """RUN_FINISHED for a run that succeeded or was cancelled, RUN_ERROR otherwise.
+
+        Approvals (a run waiting for a person) will end a stream here with RUN_FINISHED and
+        the outcome ``{"type":"interrupt","interrupts":[...]}``, one per pending call.
+        """
+        self.finished = True
+        if data.status in ("ok", "cancelled"):
+            outcome = {"type": "success" if data.status == "ok" else "cancelled"}
+            run = {"threadId": self._thread_id, "runId": self._run_id}
+            self._add(out, "RUN_FINISHED", stamp, {**run, "outcome": outcome})
+            return
+        reason = data.error or (
+            "the run took longer than allowed" if data.status == "timeout" else "the run failed"
+        )
+        self._add(out, "RUN_ERROR", stamp, {"message": reason, "code": data.status})
+
+    def _add(self, out: list[AguiEvent], kind: str, stamp: int, fields: dict[str, Any]) -> None:
+        self._offset += 1
+        out.append(
+            AguiEvent(self._offset, kind, _encode({"type": kind, "timestamp": stamp, **fields}))
+        )
+
+
+def run_error(message: str, code: str) -> str:
+    """A RUN_ERROR that is not an event of the run: the stream itself failed (the run goes
+    on, and ``GET /ag-ui/runs/{runId}/events`` resumes it). It takes no offset of its own."""
+    return _encode({"type": "RUN_ERROR", "message": message, "code": code})
+
+
+def messages_snapshot(messages: Sequence[MessageRecord]) -> str:
+    """MESSAGES_SNAPSHOT of a thread's stored messages (users' and the assistant's answers)."""
+    return _encode(
+        {
+            "type": "MESSAGES_SNAPSHOT",
+            "messages": [{"id": m.message_id, "role": m.role, "content": m.text} for m in messages],
+        }
+    )

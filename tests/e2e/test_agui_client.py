@@ -1,0 +1,92 @@
+"""The official AG-UI TypeScript client (``@ag-ui/client``'s HttpAgent, run by Node) against a
+real goldpath server: the golden path, with the calculator's call and the answer.
+
+The client is pinned by ``tests/agui_client/package-lock.json`` (``npm ci`` there; CI does it).
+Its HttpAgent validates every event with AG-UI's own schemas and verifies the run's sequence,
+so a wrong shape or order fails the run here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Server, new_user
+from tests.services import services_required
+
+pytestmark = pytest.mark.e2e
+
+CLIENT = Path(__file__).resolve().parents[1] / "agui_client"
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    missing = None
+    if node is None:
+        missing = "node is not installed: install Node.js 18 or newer to run the AG-UI client test"
+    elif not (CLIENT / "node_modules" / "@ag-ui" / "client").is_dir():
+        missing = f"@ag-ui/client is not installed: run 'npm ci' in {CLIENT}"
+    if missing is not None:
+        if services_required():
+            pytest.fail(f"{missing}, and GOLDPATH_REQUIRE_SERVICES=1 says it must be there")
+        pytest.skip(missing)
+    assert node is not None
+    return node
+
+
+async def _run_client(server: Server, token: str, *args: str) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        _node(),
+        str(CLIENT / "run.mjs"),
+        f"{server.base_url}/ag-ui",
+        token,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=CLIENT,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def test_http_agent_runs_the_golden_path(server: Server, http: httpx.AsyncClient) -> None:
+    _node()
+    user = await new_user(http, "tsclient")
+    seen = await _run_client(server, user.token, "client-thread", "client-run", "What is 17 * 23?")
+
+    assert seen["outcome"] == "success"
+    kinds = [e["type"] for e in seen["events"]]
+    assert kinds[0] == "RUN_STARTED"
+    assert kinds[-1] == "RUN_FINISHED"
+    started = seen["events"][0]
+    assert (started["threadId"], started["runId"]) == ("client-thread", "client-run")
+    assert started["protocolVersion"] == "1.0"
+    messages = seen["messages"]
+    assert messages[0] == {"id": "user-1", "role": "user", "content": "What is 17 * 23?"}
+    roles = [m["role"] for m in messages]
+    assert roles == ["user", "reasoning", "assistant", "tool", "assistant"]
+    call = messages[2]["toolCalls"][0]
+    assert call["function"] == {"name": "calculator", "arguments": '{"expression":"17 * 23"}'}
+    assert messages[3] == {
+        "id": messages[3]["id"],
+        "role": "tool",
+        "toolCallId": call["id"],
+        "content": "391",
+    }
+    answer = messages[4]["content"]
+    assert "391" in answer
+    assert seen["newMessages"] == messages[1:]
+
+    # The same answer is goldpath's: the thread's stored answer is what the client assembled.
+    threads = (await http.get("/threads", headers=user.headers)).json()
+    detail = await http.get(f"/threads/{threads[0]['thread_id']}", headers=user.headers)
+    assert [m["text"] for m in detail.json()["messages"]] == ["What is 17 * 23?", answer]

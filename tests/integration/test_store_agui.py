@@ -1,0 +1,41 @@
+"""The store's AG-UI threads: a client's own thread id, kept with the thread it names."""
+
+from __future__ import annotations
+
+import pytest
+
+from goldpath.errors import NotFoundError
+from goldpath.store import DEFAULT_TITLE, Store
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_agui_thread_is_made_once_and_keeps_the_client_id(store: Store) -> None:
+    ann = (await store.create_user("ann", "hash")).user_id
+    await store.open_agui_thread(ann, "thr_a", "client-thread")
+    await store.open_agui_thread(ann, "thr_a", "client-thread")  # already there: nothing
+    threads = await store.list_threads(ann)
+    assert [(t.thread_id, t.title) for t in threads] == [("thr_a", DEFAULT_TITLE)]
+    assert await store.agui_thread_id(ann, "thr_a") == "client-thread"
+
+
+async def test_someone_elses_thread_is_not_found(store: Store) -> None:
+    ann = (await store.create_user("ann", "hash")).user_id
+    bob = (await store.create_user("bob", "hash")).user_id
+    await store.open_agui_thread(ann, "thr_a", "client-thread")
+    with pytest.raises(NotFoundError):
+        await store.open_agui_thread(bob, "thr_a", "client-thread")
+    with pytest.raises(NotFoundError):
+        await store.agui_thread_id(bob, "thr_a")
+    assert await store.list_threads(bob) == []
+
+
+async def test_a_thread_not_made_through_agui_has_no_client_id(store: Store) -> None:
+    ann = (await store.create_user("ann", "hash")).user_id
+    thread = await store.create_thread(ann)
+    assert await store.agui_thread_id(ann, thread.thread_id) is None
+
+
+async def test_a_missing_user_gets_no_thread(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        await store.open_agui_thread("usr_gone", "thr_a", "client-thread")

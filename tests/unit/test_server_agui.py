@@ -1,0 +1,57 @@
+"""The AG-UI response stream: filtered to its run, and never ending without a terminal event."""
+
+from __future__ import annotations
+
+import json
+
+from tests.agui import check_event, parse_sse
+
+from goldpath.events import AgentStarted, Event, MessageDelta
+from goldpath.server._agui import agui_id, live
+from goldpath.server._agui_mapping import RunMapping
+from goldpath.stream import InMemoryStreamHub
+
+TS = "2026-12-04T18:00:00.000000Z"
+
+
+async def _body(run_id: str, *events: Event) -> str:
+    subscription = await InMemoryStreamHub().for_user("u1").subscribe()
+    for event in events:
+        subscription.deliver(event)
+    chunks = [chunk async for chunk in live(subscription, run_id, RunMapping("t", "r"))]
+    assert subscription.closed_reason is not None  # the response let go of the stream
+    return "".join(chunks)
+
+
+async def test_a_lost_stream_still_ends_with_run_error_at_the_last_id() -> None:
+    subscription = await InMemoryStreamHub().for_user("u1").subscribe()
+    body = live(subscription, "run_a", RunMapping("t", "r"))
+    subscription.deliver(Event(1, "run_b", "thr", "supervisor", TS, MessageDelta("not this run")))
+    subscription.deliver(Event(2, "run_a", "thr", "supervisor", TS, AgentStarted("hi")))
+    chunks = [await anext(body)]
+    subscription.close("too_slow")
+    chunks += [chunk async for chunk in body]
+    events = parse_sse("".join(chunks))
+    assert [(e.id, e.type) for e in events] == [
+        (events[0].epoch + ":1", "RUN_STARTED"),
+        (events[0].epoch + ":1", "RUN_ERROR"),
+    ]
+    check_event(events[1].data)
+    assert events[1].data["code"] == "stream_interrupted"
+    assert "too_slow" in events[1].data["message"]
+
+
+async def test_a_failure_while_mapping_ends_with_run_error() -> None:
+    broken = Event(1, "run_a", "thr", "supervisor", "not a time", AgentStarted("hi"))
+    events = parse_sse(await _body("run_a", broken))
+    assert [e.type for e in events] == ["RUN_ERROR"]
+    assert events[0].offset == 0
+    assert json.loads(json.dumps(events[0].data))["message"].startswith("the stream failed")
+
+
+def test_client_ids_are_scoped_to_the_user() -> None:
+    assert agui_id("thr", "usr_1", "t") == agui_id("thr", "usr_1", "t")
+    assert agui_id("thr", "usr_1", "t") != agui_id("thr", "usr_2", "t")
+    assert agui_id("thr", "usr_1", "t") != agui_id("thr", "usr_1", "u")
+    assert agui_id("run", "usr_1", "t").startswith("run_")
+    assert len(agui_id("thr", "usr_1", "x" * 10_000)) == 36
