@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -110,7 +112,7 @@ async def test_history_expired_resync(server: Server, http: httpx.AsyncClient) -
         }
 
 
-async def test_failed_logins_per_address_refuse_only_failing_attempts(tmp_path: Path) -> None:
+async def test_a_locked_address_is_refused_even_the_right_password(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, login_failures_per_address=3)
     with running(settings) as srv:
         async with httpx.AsyncClient(base_url=srv.base_url) as client:
@@ -120,35 +122,81 @@ async def test_failed_logins_per_address_refuse_only_failing_attempts(tmp_path: 
                     "/auth/login", json={"username": name, "password": "wrong-password"}
                 )
                 assert failed.status_code == 401
-            # The address is at its limit: another failing attempt gets 429 ...
-            for name in ("a_fourth", user.username):
+            # The address is at its limit: every attempt from it gets 429, unhashed.
+            for password in ("wrong-password", user.password):
                 limited = await client.post(
-                    "/auth/login", json={"username": name, "password": "wrong-password"}
+                    "/auth/login", json={"username": user.username, "password": password}
                 )
                 assert limited.status_code == 429
                 assert limited.json()["error"]["code"] == "rate_limited"
                 assert int(limited.headers["Retry-After"]) > 0
-            # ... but another user's correct password from the same address logs in.
-            login = await client.post(
-                "/auth/login", json={"username": user.username, "password": user.password}
-            )
+        async with httpx.AsyncClient(base_url=srv.base_url, transport=_from("127.0.0.2")) as other:
+            right = {"username": user.username, "password": user.password}
+            login = await other.post("/auth/login", json=right)
             assert login.status_code == 200, login.text
-            assert login.json()["access_token"]
-            assert (await client.get("/health")).status_code == 200
+            assert (await other.get("/health")).status_code == 200
 
 
-async def test_a_locked_account_refuses_even_the_right_password(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, login_failures_per_account=2)
+def _from(address: str) -> httpx.AsyncHTTPTransport:
+    """Requests from another loopback address: another client address to the server."""
+    return httpx.AsyncHTTPTransport(local_address=address)
+
+
+async def test_an_attacked_account_locks_the_attacker_not_the_owner(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, login_failures_per_account=2, login_slowdown_seconds=0.1)
     with running(settings) as srv:
         async with httpx.AsyncClient(base_url=srv.base_url) as client:
             user = await new_user(client, "locked")
+        async with httpx.AsyncClient(base_url=srv.base_url, transport=_from("127.0.0.2")) as bad:
             wrong = {"username": user.username.upper(), "password": "wrong-password"}
-            assert (await client.post("/auth/login", json=wrong)).status_code == 401
-            assert (await client.post("/auth/login", json=wrong)).status_code == 401
+            assert (await bad.post("/auth/login", json=wrong)).status_code == 401
+            assert (await bad.post("/auth/login", json=wrong)).status_code == 401
             right = {"username": user.username, "password": user.password}
-            limited = await client.post("/auth/login", json=right)
-            assert limited.status_code == 429
+            limited = await bad.post("/auth/login", json=right)
+            assert limited.status_code == 429  # the (account, address) pair is locked
             assert int(limited.headers["Retry-After"]) > 0
+        async with httpx.AsyncClient(base_url=srv.base_url, transport=_from("127.0.0.3")) as owner:
+            login = await owner.post("/auth/login", json=right)
+            assert login.status_code == 200, login.text  # slowed down, not locked
+
+
+async def test_a_login_flood_from_one_address_does_not_starve_another(tmp_path: Path) -> None:
+    # Hashing costly enough (~0.1 s) that 30 queued verifications would take seconds.
+    settings = make_settings(tmp_path, password_hash_time_cost=4, password_hash_memory_kib=16384)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=FRAME_TIMEOUT) as client:
+            user = await new_user(client, "victim")
+            attempts = 0
+            flooding = asyncio.Event()
+            stop = asyncio.Event()
+
+            async def flood(attacker: httpx.AsyncClient) -> None:
+                nonlocal attempts
+                while not stop.is_set():
+                    made_up = {"username": f"x{uuid.uuid4().hex[:8]}", "password": "wrong"}
+                    await attacker.post("/auth/login", json=made_up)
+                    attempts += 1
+                    if attempts >= 30:
+                        flooding.set()
+
+            limits = httpx.Limits(max_connections=30)
+            async with httpx.AsyncClient(
+                base_url=srv.base_url,
+                transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2", limits=limits),
+                timeout=60,
+            ) as attacker:
+                loops = [asyncio.create_task(flood(attacker)) for _ in range(30)]
+                try:
+                    await asyncio.wait_for(flooding.wait(), 60)
+                    started = time.monotonic()
+                    right = {"username": user.username, "password": user.password}
+                    login = await client.post("/auth/login", json=right)
+                    took = time.monotonic() - started
+                finally:
+                    stop.set()
+                    await asyncio.gather(*loops)
+    assert login.status_code == 200, login.text
+    assert took < 1.0, f"a correct login took {took:.2f} s during the flood"
 
 
 async def test_the_handler_enforces_the_frame_limit_under_any_server(tmp_path: Path) -> None:

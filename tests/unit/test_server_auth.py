@@ -15,6 +15,7 @@ import pytest
 
 from goldpath import AuthError
 from goldpath.server._auth import Authenticator, LoginLimitedError, PasswordHashing, TokenIssuer
+from goldpath.server._fair import FairSlots
 from goldpath.server._ratelimit import SWEEP_AT, SlidingWindow
 from goldpath.store import Store, UserRecord
 
@@ -104,10 +105,15 @@ class GatedPasswords(PasswordHashing):
     def __init__(self) -> None:
         super().__init__(time_cost=1, memory_kib=1024)
         self.gate = asyncio.Event()
+        self.verified = 0
 
-    async def verify(self, password_hash: str, password: str) -> bool:
+    async def verify(self, password_hash: str, password: str, client: str = "") -> bool:
+        self.verified += 1
         await self.gate.wait()
         return password == "right"
+
+    async def verify_nothing(self, password: str, client: str = "") -> None:
+        await self.verify("", password, client)
 
 
 class OneUserStore:
@@ -119,7 +125,9 @@ class OneUserStore:
         return UserRecord("usr_ann", "ann", "$argon2id$fake", datetime.now(UTC))
 
 
-def _authenticator(passwords: PasswordHashing, *, per_account: int, per_address: int) -> Any:
+def _authenticator(
+    passwords: PasswordHashing, *, per_account: int, per_address: int, slowdown: float = 0
+) -> Any:
     return Authenticator(
         cast(Store, OneUserStore()),
         passwords,
@@ -127,6 +135,7 @@ def _authenticator(passwords: PasswordHashing, *, per_account: int, per_address:
         failures_per_account=per_account,
         failures_per_address=per_address,
         failure_window=60,
+        slowdown=slowdown,
     )
 
 
@@ -148,11 +157,13 @@ async def test_parallel_wrong_logins_are_counted_before_the_verification() -> No
     ]
     # Let every attempt reach its verification (or its refusal) before any verification ends.
     await asyncio.sleep(0)  # one pass of the loop: each task runs up to its first suspension
+    assert passwords.verified == 3  # the other seven were refused before any hashing
     passwords.gate.set()
     outcomes = await asyncio.gather(*attempts)
     assert sorted(outcomes) == ["401"] * 3 + ["429"] * 7
-    # The account is now locked, the right password included.
-    assert await _outcome(auth.login("ann", "right", "10.0.0.2")) == "429"
+    # The pair is locked, the right password included.
+    assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "429"
+    assert passwords.verified == 3
 
 
 async def test_successful_logins_give_their_places_back() -> None:
@@ -165,19 +176,81 @@ async def test_successful_logins_give_their_places_back() -> None:
     assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "200"
 
 
-async def test_the_address_limit_refuses_only_failing_attempts() -> None:
+async def test_a_locked_address_is_refused_before_hashing() -> None:
     passwords = GatedPasswords()
     passwords.gate.set()
     auth = _authenticator(passwords, per_account=5, per_address=2)
     assert await _outcome(auth.login("made_up_1", "wrong", "10.0.0.1")) == "401"
     assert await _outcome(auth.login("made_up_2", "wrong", "10.0.0.1")) == "401"
-    assert await _outcome(auth.login("made_up_3", "wrong", "10.0.0.1")) == "429"
-    assert await _outcome(auth.login("ann", "wrong", "10.0.0.1")) == "429"
-    assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "200"
-    # The failures refused by the address still count against their account.
-    for i in range(4):  # 1 + 4 = the account's 5
-        assert await _outcome(auth.login("ann", "wrong", f"10.0.1.{i}")) == "401"
-    assert await _outcome(auth.login("ann", "right", "10.0.2.1")) == "429"
+    for username, password in (("made_up_3", "wrong"), ("ann", "wrong"), ("ann", "right")):
+        assert await _outcome(auth.login(username, password, "10.0.0.1")) == "429"
+    assert passwords.verified == 2
+    assert await _outcome(auth.login("ann", "right", "10.0.0.2")) == "200"
+
+
+async def test_an_attacked_account_is_slowed_down_not_locked_for_its_owner() -> None:
+    passwords = GatedPasswords()
+    passwords.gate.set()
+    auth = _authenticator(passwords, per_account=3, per_address=100, slowdown=0.2)
+    for i in range(3):  # three failures, each from its own address: no pair is locked
+        assert await _outcome(auth.login("ann", "wrong", f"10.0.0.{i}")) == "401"
+    for _ in range(3):  # the attacker's own pair locks
+        await _outcome(auth.login("ann", "wrong", "10.0.9.9"))
+    assert await _outcome(auth.login("ann", "right", "10.0.9.9")) == "429"
+    started = time.monotonic()
+    assert await _outcome(auth.login("ann", "right", "10.0.1.1")) == "200"  # the owner
+    assert time.monotonic() - started >= 0.2  # slowed down
+    started = time.monotonic()
+    assert await _outcome(auth.login("made_up", "wrong", "10.0.1.1")) == "401"
+    assert time.monotonic() - started < 0.2  # another account is not
+
+
+async def test_hashing_is_shared_fairly_between_addresses() -> None:
+    hashing = PasswordHashing(time_cost=1, memory_kib=1024, concurrency=1)
+    order: list[str] = []
+    gate = threading.Event()
+
+    def recorded(password: str) -> str:
+        gate.wait(5)
+        order.append(password)
+        return password
+
+    hashing._hasher = cast(Any, SimpleNamespace(hash=recorded))
+    flood = [asyncio.create_task(hashing.hash(f"flood {i}", "10.0.0.1")) for i in range(10)]
+    await asyncio.sleep(0)
+    other = asyncio.create_task(hashing.hash("other", "10.0.0.2"))
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*flood, other)
+    # The flood's first hash was running; the other address is served next, not 11th.
+    assert order[:2] == ["flood 0", "other"]
+
+
+async def test_a_cancelled_waiter_gives_up_its_turn() -> None:
+    slots = FairSlots(1)
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold(key: str) -> str:
+        async with slots.slot(key):
+            held.set()
+            await release.wait()
+        return key
+
+    first = asyncio.create_task(hold("a"))
+    await held.wait()
+    cancelled = asyncio.create_task(hold("b"))
+    waiting = asyncio.create_task(hold("c"))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    release.set()
+    assert await first == "a"
+    assert await waiting == "c"
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert await asyncio.wait_for(hold("d"), 1) == "d"  # the slot came back
+    with pytest.raises(ValueError, match="at least 1"):
+        FairSlots(0)
 
 
 class CountingExecutor(ThreadPoolExecutor):

@@ -221,6 +221,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
                 failures_per_address=settings.login_failures_per_address,
                 failure_window=settings.login_failure_window_seconds,
                 registrations_per_address=settings.registrations_per_address,
+                slowdown=settings.login_slowdown_seconds,
             )
             app.state.goldpath = AppState(settings, store, hub, factory, auth, runs)
             logger.info("goldpath %s serving with the %s model", __version__, chosen.name)

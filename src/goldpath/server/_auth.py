@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from goldpath.errors import AuthError, LimitExceededError
+from goldpath.server._fair import FairSlots
 from goldpath.server._ratelimit import SlidingWindow
 from goldpath.store import Store, UserRecord
 
@@ -40,7 +41,9 @@ class PasswordHashing:
 
     At most ``concurrency`` hashes or verifications run at once (default: one per CPU):
     each takes ``memory_kib`` of memory, so a flood of registrations or logins waits its
-    turn instead of filling the thread pool and the memory.
+    turn instead of filling the thread pool and the memory. The waiting is fair between
+    clients (`FairSlots`, keyed by ``client``, the client's address): a flood from one
+    address waits behind itself, not in front of everyone else.
     """
 
     __slots__ = ("_dummy", "_hasher", "_slots")
@@ -50,14 +53,14 @@ class PasswordHashing:
     ) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
         self._dummy: str | None = None
-        self._slots = asyncio.Semaphore(concurrency or os.cpu_count() or 1)
+        self._slots = FairSlots(concurrency or os.cpu_count() or 1)
 
-    async def hash(self, password: str) -> str:
-        async with self._slots:
+    async def hash(self, password: str, client: str = "") -> str:
+        async with self._slots.slot(client):
             return await asyncio.to_thread(self._hasher.hash, password)
 
-    async def verify(self, password_hash: str, password: str) -> bool:
-        async with self._slots:
+    async def verify(self, password_hash: str, password: str, client: str = "") -> bool:
+        async with self._slots.slot(client):
             return await asyncio.to_thread(self._verify, password_hash, password)
 
     def _verify(self, password_hash: str, password: str) -> bool:
@@ -71,11 +74,11 @@ class PasswordHashing:
         if self._dummy is None:
             self._dummy = await self.hash("goldpath-dummy-password")
 
-    async def verify_nothing(self, password: str) -> None:
+    async def verify_nothing(self, password: str, client: str = "") -> None:
         """Spend the time of one verification, so an unknown username takes as long."""
         await self.prepare()
         assert self._dummy is not None
-        await self.verify(self._dummy, password)
+        await self.verify(self._dummy, password, client)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +151,29 @@ class RegistrationLimitedError(LimitExceededError):
 
 
 class Authenticator:
-    """Registration and login on the store; counts failed logins only."""
+    """Registration and login on the store; counts failed logins only.
+
+    The login policy (docs/security.md):
+
+    - Failed logins for one account from one address lock that (account, address) pair
+      after ``failures_per_account`` in ``failure_window`` seconds.
+    - Failed logins from one address, for any accounts, lock that address after
+      ``failures_per_address``.
+    - An account with ``failures_per_account`` recent failures from all addresses together
+      is not locked: every attempt at it waits ``slowdown`` seconds before its password is
+      checked, so its owner still logs in from an address that is not locked.
+
+    A locked pair or address is refused before its password is hashed, so a flood of
+    attempts costs no hashing once a limit is reached.
+    """
 
     __slots__ = (
         "_by_account",
         "_by_address",
+        "_by_pair",
         "_passwords",
         "_registrations",
+        "_slowdown",
         "_store",
         "tokens",
     )
@@ -169,13 +188,16 @@ class Authenticator:
         failures_per_address: int,
         failure_window: float,
         registrations_per_address: int = 100,
+        slowdown: float = 1.0,
     ) -> None:
         self._store = store
         self._passwords = passwords
         self.tokens = tokens
-        self._by_account = SlidingWindow(failures_per_account, failure_window)
+        self._by_pair = SlidingWindow(failures_per_account, failure_window)
         self._by_address = SlidingWindow(failures_per_address, failure_window)
+        self._by_account = SlidingWindow(failures_per_account, failure_window)
         self._registrations = SlidingWindow(registrations_per_address, REGISTRATION_WINDOW_SECONDS)
+        self._slowdown = slowdown
 
     async def register(self, username: str, password: str, address: str) -> UserRecord:
         """`ConflictError` when the username is taken (ignoring case);
@@ -184,50 +206,51 @@ class Authenticator:
         wait = self._registrations.try_hit(address)
         if wait:
             raise RegistrationLimitedError(self._registrations.limit, wait)
-        return await self._store.create_user(username, await self._passwords.hash(password))
+        password_hash = await self._passwords.hash(password, address)
+        return await self._store.create_user(username, password_hash)
 
     async def login(self, username: str, password: str, address: str) -> AccessToken:
         """A token, `AuthError` (same message for a wrong password or an unknown user), or
-        `LoginLimitedError`.
+        `LoginLimitedError` (before any hashing) when the pair or the address is locked.
 
-        An account with too many recent failures refuses every login, the right password
-        included. An address with too many recent failures refuses only the attempts that
-        fail: a correct password for an account that is not locked still logs in, so one
-        client guessing made-up usernames does not lock out everybody behind its address.
-
-        The attempt takes its place in both windows before the password is checked (there is
+        The attempt takes its place in the windows before the password is checked (there is
         no suspension between the check and the reservation), so parallel wrong guesses
         cannot all slip past the limits while their verifications run; a success gives the
         places back, so successful logins never count.
         """
         account = username.casefold()
-        wait, account_hit = self._by_account.reserve(account)
-        if account_hit is None:
+        pair = f"{account} {address}"  # a username has no space; an address has none either
+        wait, pair_hit = self._by_pair.reserve(pair)
+        if pair_hit is None:
             raise LoginLimitedError(wait)
-        address_wait, address_hit = self._by_address.reserve(address)
+        wait, address_hit = self._by_address.reserve(address)
+        if address_hit is None:
+            self._by_pair.release(pair, pair_hit)
+            raise LoginLimitedError(wait)
+        slow, account_hit = self._by_account.reserve(account)
+        hits = [(self._by_pair, pair, pair_hit), (self._by_address, address, address_hit)]
+        if account_hit is not None:
+            hits.append((self._by_account, account, account_hit))
         try:
+            if slow:
+                await asyncio.sleep(self._slowdown)
             user = await self._store.get_user_by_username(username)
             if user is None:
-                await self._passwords.verify_nothing(password)
+                await self._passwords.verify_nothing(password, address)
                 ok = False
             else:
-                ok = await self._passwords.verify(user.password_hash, password)
+                ok = await self._passwords.verify(user.password_hash, password, address)
         except BaseException:
             # Not a failed login (the store failed, or the request went away): undo.
-            self._release(account, account_hit, address, address_hit)
+            _release(hits)
             raise
         if ok and user is not None:
-            self._release(account, account_hit, address, address_hit)
+            _release(hits)
             return self.tokens.issue(user.user_id)
-        # A failure: it stays counted against the account (which bounds the guesses at one
-        # account from any number of addresses) and, when there was room, the address.
-        if address_hit is None:
-            raise LoginLimitedError(address_wait)
         raise AuthError(_LOGIN_REFUSED)
 
-    def _release(
-        self, account: str, account_hit: float, address: str, address_hit: float | None
-    ) -> None:
-        self._by_account.release(account, account_hit)
-        if address_hit is not None:
-            self._by_address.release(address, address_hit)
+
+def _release(hits: list[tuple[SlidingWindow, str, float]]) -> None:
+    """Give back the places a login took in its windows."""
+    for window, key, at in hits:
+        window.release(key, at)

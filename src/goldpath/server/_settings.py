@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(default=5, gt=0)
     login_failures_per_address: int = Field(default=20, gt=0)
     login_failure_window_seconds: float = Field(default=300.0, gt=0)
+    login_slowdown_seconds: float = Field(default=1.0, ge=0)
     registrations_per_address: int = Field(default=100, gt=0)
     password_hash_time_cost: int = Field(default=3, gt=0)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
