@@ -49,13 +49,8 @@ from ._records import (
     ThreadRecord,
     UserRecord,
 )
-<<<<<<< HEAD
 from ._run_events import RunEventMethods, insert_run_events
-from ._schema import ID_LENGTH, messages, runs, threads, users
-=======
-from ._run_events import RUN_EVENTS_PAGE, STREAM_EVENTS, insert_run_events, run_event_record
 from ._schema import ID_LENGTH, agui_threads, messages, runs, threads, users
->>>>>>> 03bb5b1 (AG-UI 1.0 at POST /ag-ui: runs through the run service, streams the run as AG-UI events over SSE)
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
