@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from goldpath.agents import Agent, AgentRegistry
 from goldpath.context import UserExecutionContext
-from goldpath.errors import ConfigurationError, GoldpathError, LimitExceededError, ModelError
+from goldpath.errors import (
+    ConfigurationError,
+    GoldpathError,
+    LimitExceededError,
+    ModelError,
+    UnknownAgentError,
+)
 from goldpath.events import (
     AgentCompleted,
     AgentStarted,
@@ -202,8 +208,12 @@ class UserExecutionEngine:
         Raises `UnknownAgentError` before the run starts for an unknown name.
         """
         context, limits = self._context, self._limits
-        instance = self._agents.create(agent) if isinstance(agent, str) else agent
-        emitter = self.emitter(instance.name)
+        if isinstance(agent, str):
+            if agent not in self._agents:
+                raise UnknownAgentError(agent, self._agents.names())
+            emitter = self.emitter(agent)
+        else:
+            emitter = self.emitter(agent.name)
         tools = ToolDispatcher(
             context,
             self._tools,
@@ -220,6 +230,8 @@ class UserExecutionEngine:
             # Inside the try: a stream whose append fails or is cancelled here still ends
             # the run with agent_completed and on_complete.
             await emitter.emit(AgentStarted(message))
+            # Made inside the try: an agent whose __init__ raises ends its run as an error.
+            instance = self._agents.create(agent) if isinstance(agent, str) else agent
             async with asyncio.timeout(limits.run_timeout) as deadline:
                 text = await instance.run(
                     context,

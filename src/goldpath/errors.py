@@ -8,6 +8,7 @@
     │   └── ToolCallLimitError     one run asked for more tool calls than allowed
     ├── RegistryError              an agent registry was misused
     │   ├── UnknownAgentError      no agent is registered under that name
+    │   ├── AgentCreationError     an agent's __init__ raised
     │   └── RegistryFrozenError    the registry is read-only after start-up
     ├── ToolDefinitionError        a Python function cannot be turned into a tool
     ├── ModelError                 a chat model failed or answered something unusable
@@ -25,6 +26,7 @@ Each message says what was wrong and what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "AgentCreationError",
     "AuthError",
     "ConfigurationError",
     "ConflictError",
@@ -103,6 +105,17 @@ class UnknownAgentError(RegistryError, LookupError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(
             f"no agent is registered as {name!r}; known agents: {', '.join(known) or 'none'}"
+        )
+        self.name = name
+
+
+class AgentCreationError(RegistryError):
+    """An agent class could not be made: its ``__init__`` raised."""
+
+    def __init__(self, name: str, cause: Exception) -> None:
+        super().__init__(
+            f"agent {name!r} could not be created: {type(cause).__name__}: {cause}; "
+            "fix its __init__ (an agent is made afresh for every run)"
         )
         self.name = name
 

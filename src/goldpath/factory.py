@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 
 from goldpath.agents import AgentRegistry, builtin_agents
 from goldpath.context import UserExecutionContext
@@ -11,7 +10,7 @@ from goldpath.engine import RunLimits, UserExecutionEngine, set_process_engines
 from goldpath.errors import ConfigurationError, TooManyRunsError
 from goldpath.events import EventSinks
 from goldpath.models import ChatModel, OfflineModel
-from goldpath.tools import BUILTIN_TOOLS, Tool
+from goldpath.tools import BUILTIN_TOOLS, Tool, tool_table
 
 __all__ = [
     "ExecutionEngineFactory",
@@ -44,12 +43,7 @@ class ExecutionEngineFactory:
         self._model: ChatModel = model if model is not None else OfflineModel()
         self._agents = agents if agents is not None else builtin_agents()
         self._agents.freeze()
-        by_name: dict[str, Tool] = {}
-        for item in tools:
-            if item.name in by_name:
-                raise ConfigurationError(f"two tools are named {item.name!r}; rename one")
-            by_name[item.name] = item
-        self._tools = MappingProxyType(by_name)
+        self._tools = tool_table(tools)
         self._limits = limits if limits is not None else RunLimits()
         self._in_flight: dict[str, int] = {}
 

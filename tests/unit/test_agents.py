@@ -11,6 +11,7 @@ from tests.helpers import history, types_of
 from goldpath.agents import Agent, AgentRegistry, Supervisor, builtin_agents
 from goldpath.context import UserExecutionContext
 from goldpath.errors import (
+    AgentCreationError,
     ModelError,
     RegistryError,
     RegistryFrozenError,
@@ -124,6 +125,61 @@ def test_unknown_agent_lists_the_known_ones() -> None:
     with pytest.raises(UnknownAgentError, match=r"'nope'; known agents: echo, supervisor") as e:
         registry.create("nope")
     assert e.value.name == "nope"
+
+
+def test_only_agent_classes_can_be_registered() -> None:
+    with pytest.raises(RegistryError) as raised:
+        AgentRegistry([Echo()])  # type: ignore[list-item]
+    assert str(raised.value).endswith(" is not an agent class; subclass goldpath.Agent")
+
+
+def test_classes_in_registration_order_and_the_first_is_the_default() -> None:
+    registry = AgentRegistry([Echo, Supervisor])
+    assert registry.classes() == [Echo, Supervisor]
+    assert registry.default == "echo"
+    assert builtin_agents().default == "supervisor"
+    with pytest.raises(RegistryError, match=r"^the agent registry is empty; register at least one"):
+        AgentRegistry().default  # noqa: B018
+
+
+def test_description_is_the_docstring_unless_set() -> None:
+    class Documented(Echo):
+        """Says back what it was told.
+
+        Nothing more.
+        """
+
+        name = "documented"
+
+    class Described(Documented):
+        """Not this."""
+
+        name = "described"
+        description = "Given."
+
+    class Undocumented(Documented):
+        name = "undocumented"
+
+    assert Documented.description == "Says back what it was told.\n\nNothing more."
+    assert Described.description == "Given."
+    assert Undocumented.description == ""  # its own docstring, not its parent's
+    assert Supervisor.description.startswith("Answers directly or with tools")
+
+
+def test_an_agent_whose_init_raises() -> None:
+    class Unmakeable(Echo):
+        name = "unmakeable"
+
+        def __init__(self) -> None:
+            raise KeyError("OPENAI_API_KEY")
+
+    with pytest.raises(AgentCreationError) as raised:
+        AgentRegistry([Unmakeable]).create("unmakeable")
+    assert str(raised.value) == (
+        "agent 'unmakeable' could not be created: KeyError: 'OPENAI_API_KEY'; "
+        "fix its __init__ (an agent is made afresh for every run)"
+    )
+    assert raised.value.name == "unmakeable"
 
 
 def test_builtin_agents_is_a_new_registry_each_time() -> None:

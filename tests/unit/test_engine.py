@@ -88,6 +88,13 @@ class Historian(Crashing):
         return f"{len(history)} earlier messages; user {context.user_id}"
 
 
+class Unmakeable(Crashing):
+    name = "unmakeable"
+
+    def __init__(self) -> None:
+        raise ValueError("no API key in the environment")
+
+
 @tool
 async def broken(x: int = 0) -> str:
     """Always fails."""
@@ -99,7 +106,7 @@ def _factory(
 ) -> ExecutionEngineFactory:
     return make_factory(
         scripted(*turns),
-        agents=AgentRegistry([Supervisor, Crashing, OwnTimeout, Historian]),
+        agents=AgentRegistry([Supervisor, Crashing, OwnTimeout, Historian, Unmakeable]),
         tools=[*BUILTIN_TOOLS, broken],
         limits=limits,
     )
@@ -160,6 +167,18 @@ async def test_agent_raising_ends_with_error_and_is_not_raised(
     assert [e.type for e in events] == ["agent_started", "message_delta", "agent_completed"]
     assert _completed(events).error == outcome.error
     assert {e.agent for e in events} == {"crashing"}
+
+
+async def test_agent_raising_in_init_ends_its_run_as_an_error() -> None:
+    outcome, events = await _run(_factory(), agent="unmakeable")
+    assert outcome.status == "error"
+    assert outcome.error == (
+        "agent 'unmakeable' could not be created: ValueError: no API key in the environment; "
+        "fix its __init__ (an agent is made afresh for every run)"
+    )
+    assert [e.type for e in events] == ["agent_started", "agent_completed"]
+    assert _completed(events).error == outcome.error
+    assert {e.agent for e in events} == {"unmakeable"}
 
 
 async def test_agent_raising_timeout_itself_is_an_error_not_a_run_timeout() -> None:

@@ -11,7 +11,12 @@ from tests.helpers import assert_run_shape, history, make_factory, scripted, use
 from goldpath.agents import AgentRegistry, Supervisor
 from goldpath.context import UserExecutionContext
 from goldpath.engine import RunLimits, UserExecutionEngine
-from goldpath.errors import ConfigurationError, RegistryFrozenError, TooManyRunsError
+from goldpath.errors import (
+    ConfigurationError,
+    RegistryFrozenError,
+    ToolDefinitionError,
+    TooManyRunsError,
+)
 from goldpath.factory import (
     ExecutionEngineFactory,
     configure_execution_engine_factory,
@@ -128,6 +133,17 @@ def test_the_factory_freezes_its_registry() -> None:
 def test_duplicate_tool_names_are_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="two tools are named 'calculator'; rename one"):
         make_factory(tools=[*BUILTIN_TOOLS, calculator])
+
+
+def test_a_function_given_as_a_tool_is_a_definition_error() -> None:
+    async def shout(text: str) -> str:
+        return text.upper()
+
+    with pytest.raises(ToolDefinitionError) as raised:
+        make_factory(tools=[calculator, shout])  # type: ignore[list-item]
+    assert str(raised.value) == (
+        "tools[1] is 'shout', not a Tool; decorate the function with @tool"
+    )
 
 
 async def test_create_for_user_takes_no_slot() -> None:

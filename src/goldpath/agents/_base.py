@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from goldpath.context import UserExecutionContext
 from goldpath.events import Emitter
@@ -18,10 +19,18 @@ class Agent:
 
     The engine makes a new instance for every run, so anything an agent keeps on ``self``
     lives for one run and one user only. Everything a run may use arrives as arguments.
+
+    ``description``, what users are told the agent does (``GET /agents``), is the class's
+    own docstring unless the class sets it.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "description" not in cls.__dict__:
+            cls.description = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
 
     async def run(
         self,

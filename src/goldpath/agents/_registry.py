@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from goldpath.agents._base import Agent
-from goldpath.errors import RegistryError, RegistryFrozenError, UnknownAgentError
+from goldpath.errors import (
+    AgentCreationError,
+    RegistryError,
+    RegistryFrozenError,
+    UnknownAgentError,
+)
 
 __all__ = ["AgentRegistry"]
 
@@ -28,6 +33,8 @@ class AgentRegistry:
                 f"cannot register {agent.__name__}: the agent registry is read-only once the "
                 "factory is made; register agents at start-up, before creating the factory"
             )
+        if not (isinstance(agent, type) and issubclass(agent, Agent)):
+            raise RegistryError(f"{agent!r} is not an agent class; subclass goldpath.Agent")
         name = getattr(agent, "name", None)
         if not isinstance(name, str) or not name:
             raise RegistryError(f"{agent.__name__} needs a class attribute `name`, a non-empty str")
@@ -50,12 +57,33 @@ class AgentRegistry:
     def names(self) -> list[str]:
         return sorted(self._agents)
 
+    def classes(self) -> list[type[Agent]]:
+        """The registered agent classes, in the order they were registered."""
+        return list(self._agents.values())
+
+    @property
+    def default(self) -> str:
+        """The agent a chat runs when it names none: the first one registered.
+
+        `RegistryError` when the registry is empty.
+        """
+        for name in self._agents:
+            return name
+        raise RegistryError("the agent registry is empty; register at least one agent")
+
     def __contains__(self, name: object) -> bool:
         return name in self._agents
 
     def create(self, name: str) -> Agent:
-        """A new instance of the agent registered as ``name``."""
+        """A new instance of the agent registered as ``name``.
+
+        Raises `UnknownAgentError` for a name nobody registered, and `AgentCreationError`
+        when the agent's ``__init__`` raises.
+        """
+        found = self._agents.get(name)
+        if found is None:
+            raise UnknownAgentError(name, self.names())
         try:
-            return self._agents[name]()
-        except KeyError:
-            raise UnknownAgentError(name, self.names()) from None
+            return found()
+        except Exception as exc:
+            raise AgentCreationError(name, exc) from exc

@@ -19,10 +19,12 @@ SYSTEM_PROMPT = (
 
 
 class Supervisor(Agent):
-    """Asks the model, runs the tools it calls, feeds the results back, until it answers."""
+    """Answers directly or with tools (calculator, clock, and any registered).
+
+    It asks the model, runs the tools it calls and feeds the results back, until it answers.
+    """
 
     name = "supervisor"
-    description = "Answers directly or with tools (calculator, clock, and any registered)."
 
     async def run(
         self,

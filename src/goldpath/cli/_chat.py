@@ -56,7 +56,9 @@ def chat(
     ] = None,
     agent: Annotated[
         str | None,
-        typer.Option(help="Agent to run (the server's default, `supervisor`, when omitted)."),
+        typer.Option(
+            help="Agent to run (GET /agents lists them; the server's default when omitted)."
+        ),
     ] = None,
     message: Annotated[
         str | None,

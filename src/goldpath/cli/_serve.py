@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -21,7 +22,8 @@ app.add_typer(user_app)
 _SERVE_HELP = (
     "Run the goldpath server: the web page, the HTTP API and the /ws user streams.\n\n"
     "Settings come from GOLDPATH_* environment variables (see docs/server.md): the data "
-    "directory, the database, the secret key, the allowed origins and the model."
+    "directory, the database, the secret key, the allowed origins and the model. "
+    "--app serves your own agents and tools (see docs/your-agents.md)."
 )
 
 
@@ -41,16 +43,27 @@ def serve(
         bool,
         typer.Option(help="Restart when the code changes (development only; new stream epoch)."),
     ] = False,
+    app_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--app",
+            metavar="MODULE:ATTRIBUTE",
+            help="Serve this app instead of goldpath's own: the result of create_app(...), or "
+            "a function returning it; the working directory is on the import path "
+            "(default: GOLDPATH_APP).",
+        ),
+    ] = None,
 ) -> None:
     """Run the goldpath server until interrupted."""
     import uvicorn
 
     from goldpath.server import Settings, create_app
+    from goldpath.server._loader import load_app
     from goldpath.server._logging import configure_logging
 
     try:
         settings = Settings()
-        overrides = {"host": host, "port": port}
+        overrides = {"host": host, "port": port, "app": app_spec}
         settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         settings.check_backends()
     except (ConfigurationError, ValueError) as exc:
@@ -69,16 +82,18 @@ def serve(
         where = "" if settings.port == 0 else f" at {_url(settings.host, settings.port)}"
         typer.echo(f"goldpath is starting{where}, restarting when its code changes")
         package = str(Path(__file__).resolve().parents[1])
+        if settings.app:  # the processes uvicorn starts read it from the environment
+            os.environ["GOLDPATH_APP"] = settings.app
         uvicorn.run(
-            "goldpath.server:create_app",
+            "goldpath.server._loader:app_from_settings",
             factory=True,
             reload=True,
-            reload_dirs=[package],
+            reload_dirs=[package, os.getcwd()],
             **options,  # type: ignore[arg-type]
         )
         return
     try:
-        application = create_app(settings)
+        application = load_app(settings.app) if settings.app else create_app(settings)
     except GoldpathError as exc:
         _fail(str(exc))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from goldpath._version import __version__
+from goldpath.agents import Agent, AgentRegistry, builtin_agents
 from goldpath.engine import RunLimits
 from goldpath.errors import ConfigurationError
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import ChatModel, OfflineModel
+from goldpath.server._agents import router as agents_router
 from goldpath.server._agui import router as agui_router
 from goldpath.server._auth import Authenticator, PasswordHashing, TokenIssuer
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
@@ -31,6 +33,7 @@ from goldpath.server._state import AppState
 from goldpath.server.ws import router as ws_router
 from goldpath.store import Store
 from goldpath.stream import InMemoryStreamHub, StreamHub
+from goldpath.tools import BUILTIN_TOOLS, Tool, tool_table
 
 __all__ = ["STATIC_DIR", "create_app", "make_hub", "make_model", "password_hashing"]
 
@@ -166,14 +169,28 @@ class BodyLimitMiddleware:
         await problem_response(too_large)(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, model: ChatModel | None = None) -> FastAPI:
-    """The goldpath server. ``model`` overrides ``GOLDPATH_MODEL`` (tests pass a scripted one).
+def create_app(
+    settings: Settings | None = None,
+    *,
+    agents: AgentRegistry | Iterable[type[Agent]] | None = None,
+    tools: Iterable[Tool] | None = None,
+    model: ChatModel | None = None,
+) -> FastAPI:
+    """The goldpath server, running your agents with your tools.
+
+    ``agents`` is an `AgentRegistry` or a list of agent classes (default: the built-in
+    ``supervisor``); the first is the one a chat runs when it names none. ``tools`` replaces
+    the built-in tools (add `BUILTIN_TOOLS` to keep them). ``model`` overrides
+    ``GOLDPATH_MODEL`` (tests pass a scripted one).
 
     Settings are read here, once: the data directory, the secret key and the database URL
-    are resolved before the app is returned. The store and the stream backend (Redis when
+    are resolved before the app is returned, and the agents and tools are checked (a
+    `GoldpathError` says what is wrong). The store and the stream backend (Redis when
     ``GOLDPATH_REDIS_URL`` is set) are opened at start-up and closed at shutdown.
     """
     settings = (settings if settings is not None else Settings()).prepared()
+    registry = _agent_registry(agents)
+    tool_list = tuple(tool_table(tools if tools is not None else BUILTIN_TOOLS).values())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -196,6 +213,8 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
             factory = ExecutionEngineFactory(
                 streams=hub,
                 model=chosen,
+                agents=registry,
+                tools=tool_list,
                 limits=RunLimits(
                     max_runs_per_user=settings.max_runs_per_user,
                     run_timeout=settings.run_timeout,
@@ -237,6 +256,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     install_error_handlers(app)
     _document_errors(app)
     app.include_router(http_router)
+    app.include_router(agents_router)
     app.include_router(ws_router)
     app.include_router(agui_router)
     _serve_page(app)
@@ -250,6 +270,15 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _agent_registry(agents: AgentRegistry | Iterable[type[Agent]] | None) -> AgentRegistry:
+    """The registry of ``create_app(agents=...)``; `RegistryError` for an empty one."""
+    if agents is None:
+        return builtin_agents()
+    registry = agents if isinstance(agents, AgentRegistry) else AgentRegistry(agents)
+    registry.default  # noqa: B018 (raises for an empty registry: a server with no agent)
+    return registry
 
 
 def _document_errors(app: FastAPI) -> None:

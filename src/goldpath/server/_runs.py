@@ -28,7 +28,6 @@ from goldpath.server._ratelimit import SlidingWindow
 from goldpath.store import Store
 
 __all__ = [
-    "DEFAULT_AGENT",
     "AcceptedRun",
     "MessageTooLargeError",
     "RateLimitedError",
@@ -39,7 +38,6 @@ __all__ = [
 
 logger = logging.getLogger("goldpath.server.runs")
 
-DEFAULT_AGENT = "supervisor"
 HISTORY_MESSAGES = 100
 """How many earlier messages of the thread a run is given, newest kept."""
 
@@ -139,8 +137,8 @@ class RunService:
         """
         if len(message) > self._max_chars:
             raise MessageTooLargeError(len(message), self._max_chars)
-        agent = DEFAULT_AGENT if agent is None else agent  # "" is an unknown agent
         agents = self._factory.agents
+        agent = agents.default if agent is None else agent  # "" is an unknown agent
         if agent not in agents:
             raise UnknownAgentError(agent, agents.names())
         if thread_id is not None:

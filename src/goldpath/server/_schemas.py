@@ -98,7 +98,8 @@ class RunBody(_Body):
     agent: Text | None = Field(
         default=None,
         min_length=1,
-        description="an agent name; supervisor if omitted (an empty name is bad_request)",
+        description="an agent name (GET /agents); the default agent if omitted (an empty "
+        "name is bad_request)",
     )
 
 

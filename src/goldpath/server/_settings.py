@@ -32,6 +32,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GOLDPATH_", extra="ignore", frozen=True)
 
+    app: str | None = None
+    """``module:attribute`` of the app to serve instead of goldpath's own (``--app``)."""
     data_dir: Path = Path(".goldpath")
     database_url: str | None = None
     secret_key: str | None = None

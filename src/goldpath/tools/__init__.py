@@ -3,7 +3,7 @@
 from goldpath.tools._builtins import BUILTIN_TOOLS, calculator, clock, evaluate_arithmetic
 from goldpath.tools._dispatcher import ToolDispatcher, ToolResult
 from goldpath.tools._schema import ArgumentError
-from goldpath.tools._tool import Tool, tool
+from goldpath.tools._tool import Tool, tool, tool_table
 
 __all__ = [
     "BUILTIN_TOOLS",
@@ -15,4 +15,5 @@ __all__ = [
     "clock",
     "evaluate_arithmetic",
     "tool",
+    "tool_table",
 ]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, overload
 
 from goldpath.context import UserExecutionContext
-from goldpath.errors import ToolDefinitionError
+from goldpath.errors import ConfigurationError, ToolDefinitionError
 from goldpath.tools._schema import ArgumentError, Check, check_for, schema_for
 
-__all__ = ["Tool", "tool"]
+__all__ = ["Tool", "tool", "tool_table"]
 
 ToolFunction = Callable[..., Awaitable[Any]]
 
@@ -167,3 +168,20 @@ def tool(
         return Tool.from_function(fn, name=name, description=description, timeout=timeout)
 
     return decorate
+
+
+def tool_table(tools: Iterable[Tool]) -> Mapping[str, Tool]:
+    """The tools by name, read-only: `ToolDefinitionError` for an item that is not a `Tool`,
+    `ConfigurationError` for two tools with one name."""
+    by_name: dict[str, Tool] = {}
+    for index, given in enumerate(tools):
+        item: object = given  # typed as a Tool, but callers may pass anything: check it
+        if not isinstance(item, Tool):
+            what = getattr(item, "__name__", None) or type(item).__name__
+            raise ToolDefinitionError(
+                f"tools[{index}] is {what!r}, not a Tool; decorate the function with @tool"
+            )
+        if item.name in by_name:
+            raise ConfigurationError(f"two tools are named {item.name!r}; rename one")
+        by_name[item.name] = item
+    return MappingProxyType(by_name)

@@ -1,0 +1,175 @@
+"""``create_app(agents=, tools=)``: a server running your own agents and tools, and
+``GET /agents`` listing them; bad agents and tools are refused at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+from goldpath import BUILTIN_TOOLS, Agent, AgentRegistry, Emitter, MessageDelta, tool
+from goldpath.context import UserExecutionContext
+from goldpath.errors import RegistryError, ToolDefinitionError
+from goldpath.models import ChatModel, Message
+from goldpath.server import create_app
+from goldpath.tools import ToolDispatcher
+from tests.e2e.conftest import (
+    Server,
+    TestModel,
+    events_of,
+    make_settings,
+    new_user,
+    open_ws,
+    running,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@tool
+async def shout(context: UserExecutionContext, text: str) -> str:
+    """Repeat the text in capitals."""
+    return text.upper()
+
+
+class Echo(Agent):
+    """Says back what it was told, in capitals, through the `shout` tool."""
+
+    name = "echo"
+
+    async def run(
+        self,
+        context: UserExecutionContext,
+        message: str,
+        *,
+        emitter: Emitter,
+        tools: ToolDispatcher,
+        model: ChatModel,
+        history: Sequence[Message] = (),
+    ) -> str:
+        result = await tools.call("call_1", "shout", {"text": message})
+        await emitter.emit(MessageDelta(result.for_model()))
+        return result.for_model()
+
+
+class Tools(Echo):
+    """Names the tools it was given."""
+
+    name = "tools"
+
+    async def run(
+        self,
+        context: UserExecutionContext,
+        message: str,
+        *,
+        emitter: Emitter,
+        tools: ToolDispatcher,
+        model: ChatModel,
+        history: Sequence[Message] = (),
+    ) -> str:
+        return ", ".join(spec["name"] for spec in tools.specs())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    settings = make_settings(tmp_path_factory.mktemp("goldpath"))
+    app = create_app(settings, agents=[Echo, Tools], tools=[shout], model=TestModel())
+    with running(settings, app) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as client:
+        yield client
+
+
+async def test_get_agents_lists_yours_with_their_docstrings(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/agents")).status_code == 401
+    user = await new_user(http)
+    response = await http.get("/agents", headers=user.headers)
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "name": "echo",
+            "description": "Says back what it was told, in capitals, through the `shout` tool.",
+        },
+        {"name": "tools", "description": "Names the tools it was given."},
+    ]
+
+
+async def test_your_agents_run_with_your_tools(server: Server, http: httpx.AsyncClient) -> None:
+    user = await new_user(http)
+    ws, _ = await open_ws(server, user)
+    async with ws.connection:
+        # No agent named: the first one given runs.
+        accepted = await ws.chat("hello there")
+        frames = events_of(await ws.run_to_end(accepted["run_id"]), accepted["run_id"])
+        assert [f["type"] for f in frames] == [
+            "agent_started",
+            "tool_executing",
+            "tool_completed",
+            "message_delta",
+            "agent_completed",
+        ]
+        assert {f["agent"] for f in frames} == {"echo"}
+        assert frames[2]["data"]["result"] == "HELLO THERE"
+        assert frames[-1]["data"]["result"] == {"text": "HELLO THERE"}
+        # The tools given replace the built-in ones.
+        accepted = await ws.chat("which tools?", agent="tools")
+        frames = events_of(await ws.run_to_end(accepted["run_id"]), accepted["run_id"])
+        assert frames[-1]["data"]["result"] == {"text": "shout"}
+        await ws.send({"type": "chat", "message": "hi", "agent": "supervisor"})
+        refused = await ws.recv()
+        assert refused["type"] == "error"
+        assert refused["code"] == "bad_request"
+        assert (
+            refused["message"]
+            == "no agent is registered as 'supervisor'; known agents: echo, tools"
+        )
+
+
+async def test_an_agent_registry_and_the_builtin_tools_too(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    registry = AgentRegistry([Tools])
+    app = create_app(settings, agents=registry, tools=[*BUILTIN_TOOLS, shout])
+    with running(settings, app) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=15) as http:
+            user = await new_user(http)
+            agents = await http.get("/agents", headers=user.headers)
+            assert [agent["name"] for agent in agents.json()] == ["tools"]
+        ws, _ = await open_ws(srv, user)
+        async with ws.connection:
+            accepted = await ws.chat("tools?")
+            frames = await ws.run_to_end(accepted["run_id"])
+    assert frames[-1]["data"]["result"] == {"text": "calculator, clock, shout"}
+
+
+def test_two_agents_with_one_name_are_refused(tmp_path: Path) -> None:
+    class Impostor(Echo):
+        name = "echo"
+
+    with pytest.raises(RegistryError) as raised:
+        create_app(make_settings(tmp_path), agents=[Echo, Impostor])
+    assert str(raised.value) == (
+        "two agents are named 'echo' (Echo and Impostor); give each agent its own name"
+    )
+
+
+def test_no_agents_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError) as raised:
+        create_app(make_settings(tmp_path), agents=[])
+    assert str(raised.value) == "the agent registry is empty; register at least one agent"
+
+
+def test_a_function_that_is_not_a_tool_is_refused(tmp_path: Path) -> None:
+    async def whisper(text: str) -> str:
+        return text.lower()
+
+    with pytest.raises(ToolDefinitionError) as raised:
+        create_app(make_settings(tmp_path), tools=[shout, whisper])  # type: ignore[list-item]
+    assert (
+        str(raised.value) == "tools[1] is 'whisper', not a Tool; decorate the function with @tool"
+    )
