@@ -169,13 +169,21 @@ async def test_agent_raising_ends_with_error_and_is_not_raised(
     assert {e.agent for e in events} == {"crashing"}
 
 
-async def test_agent_raising_in_init_ends_its_run_as_an_error() -> None:
-    outcome, events = await _run(_factory(), agent="unmakeable")
+async def test_agent_raising_in_init_ends_its_run_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="goldpath.engine"):
+        outcome, events = await _run(_factory(), agent="unmakeable")
     assert outcome.status == "error"
-    assert outcome.error == (
-        "agent 'unmakeable' could not be created: ValueError: no API key in the environment; "
-        "fix its __init__ (an agent is made afresh for every run)"
+    assert (
+        outcome.error == "the run failed because of an error in the server; try again in a moment"
     )
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "run failed: agent 'unmakeable' could not be created: ValueError: no API key in the "
+        "environment; fix its __init__ (an agent is made afresh for every run)"
+    )
+    assert record.__dict__["run_id"] == events[0].run_id
     assert [e.type for e in events] == ["agent_started", "agent_completed"]
     assert _completed(events).error == outcome.error
     assert {e.agent for e in events} == {"unmakeable"}
