@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from goldpath.models import Message, OfflineModel, ScriptedModel, TextDelta, Thought
 from goldpath.models.scripted import Pause, ScriptStep
 from goldpath.server import Settings, create_app
+from goldpath.server._serving import uvicorn_options
 from tests.e2e.browser import launch, new_page
 
 FRAME_TIMEOUT = 15.0
@@ -83,6 +84,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "database_url": None,
         "redis_url": None,
         "allowed_origins": [],
+        "trusted_proxies": [],
         "model": "offline",
         "secret_key": TEST_SECRET,
         "password_hash_time_cost": 1,
@@ -100,18 +102,14 @@ def running(
 ) -> Iterator[Server]:
     """Serve ``app`` (made from ``settings`` with the test model) until the block ends.
 
-    uvicorn's own frame limit is the settings' one, as `goldpath serve` sets it, unless
-    ``ws_max_size`` is given (to test the handler's own check).
+    uvicorn gets the options `goldpath serve` gives it; its own frame limit is the
+    settings' one unless ``ws_max_size`` is given (to test the handler's own check).
     """
     app = app if app is not None else create_app(settings, model=TestModel())
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        ws_max_size=ws_max_size or settings.max_frame_bytes,
-        log_level="warning",
-        lifespan="on",
-    )
+    options = {**uvicorn_options(settings), "log_level": "warning"}
+    if ws_max_size is not None:
+        options["ws_max_size"] = ws_max_size
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="goldpath-test-server", daemon=True)
     thread.start()

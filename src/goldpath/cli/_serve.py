@@ -60,6 +60,7 @@ def serve(
     from goldpath.server import Settings, create_app
     from goldpath.server._loader import load_app
     from goldpath.server._logging import configure_logging
+    from goldpath.server._serving import uvicorn_options
 
     try:
         settings = Settings()
@@ -69,15 +70,7 @@ def serve(
     except (ConfigurationError, ValueError) as exc:
         _fail(str(exc))
     configure_logging(settings.log_level)
-    options = {
-        "host": settings.host,
-        "port": settings.port,
-        "ws_max_size": settings.max_frame_bytes,
-        # Frames are small JSON; compressing each cost a browser's connection ~15% more
-        # server CPU per chat and ~40 KiB of RSS (bench/server_load.py), for little saved.
-        "ws_per_message_deflate": False,
-        "log_level": settings.log_level,
-    }
+    options = {"host": settings.host, "port": settings.port, **uvicorn_options(settings)}
     if reload:
         where = "" if settings.port == 0 else f" at {_url(settings.host, settings.port)}"
         typer.echo(f"goldpath is starting{where}, restarting when its code changes")
@@ -89,7 +82,7 @@ def serve(
             factory=True,
             reload=True,
             reload_dirs=[package, os.getcwd()],
-            **options,  # type: ignore[arg-type]
+            **options,
         )
         return
     try:
@@ -108,7 +101,7 @@ def serve(
                     f"goldpath is running at {_url(bound_host, bound_port)} — open it in a browser"
                 )
 
-    AnnouncingServer(uvicorn.Config(application, **options)).run()  # type: ignore[arg-type]
+    AnnouncingServer(uvicorn.Config(application, **options)).run()
 
 
 def _url(host: str, port: int) -> str:

@@ -22,10 +22,12 @@ from goldpath.engine import RunLimits
 from goldpath.errors import ConfigurationError
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import ChatModel, OfflineModel
+from goldpath.server._access import AccessLogMiddleware
 from goldpath.server._agents import router as agents_router
 from goldpath.server._agui import router as agui_router
 from goldpath.server._auth import Authenticator, PasswordHashing, TokenIssuer
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
+from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
 from goldpath.server._runs import RunService
 from goldpath.server._settings import MODELS, Settings
@@ -268,6 +270,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
     app.add_middleware(BodyLimitMiddleware)
+    _guard_edges(app)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -279,6 +282,14 @@ def _agent_registry(agents: AgentRegistry | Iterable[type[Agent]] | None) -> Age
     registry = agents if isinstance(agents, AgentRegistry) else AgentRegistry(agents)
     registry.default  # noqa: B018 (raises for an empty registry: a server with no agent)
     return registry
+
+
+def _guard_edges(app: FastAPI) -> None:
+    """Security headers on every answer (the documentation pages with their own policy),
+    and the access log, which sees the request id and the final status."""
+    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=[p for p in docs_paths if p])
+    app.add_middleware(AccessLogMiddleware)
 
 
 def _document_errors(app: FastAPI) -> None:

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = Field(default="goldpath:", min_length=1)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     model: str = "offline"
     offline_delay_ms: int = Field(default=0, ge=0, le=10_000)
@@ -69,10 +70,11 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
-        """``GOLDPATH_ALLOWED_ORIGINS`` is comma-separated (a JSON list works too)."""
+    def _split_list(cls, value: Any) -> Any:
+        """``GOLDPATH_ALLOWED_ORIGINS`` and ``GOLDPATH_TRUSTED_PROXIES`` are comma-separated
+        (a JSON list works too)."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
