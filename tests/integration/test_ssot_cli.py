@@ -86,6 +86,7 @@ def test_migrate_diff_write_and_rollback(tmp_path: Path) -> None:
     wrote = RUNNER.invoke(app, ["migrate", str(path), "--write"])
     assert wrote.exit_code == 0
     assert "1 changed" in wrote.stderr
+    assert "(add .goldpath-migrate/ to .gitignore)" in wrote.stderr
     assert legacy.read_text("utf-8") == (
         "from goldpath import UserExecutionContext\nctx = UserExecutionContext(agent_context={})\n"
     )
@@ -99,5 +100,19 @@ def test_help_explains_options() -> None:
     check = RUNNER.invoke(app, ["check", "--help"])
     assert "--fail-under" in check.stdout
     migrate = RUNNER.invoke(app, ["migrate", "--help"])
-    for option in ("--write", "--diff", "--rules", "--batch-size", "--test-cmd", "--rollback"):
+    options = ("--write", "--diff", "--rules", "--batch-size", "--test-cmd", "--rollback")
+    for option in (*options, "--backup-dir"):
         assert option in migrate.stdout
+
+
+def test_migrate_backup_dir(tmp_path: Path) -> None:
+    path = tree(tmp_path)
+    backups = tmp_path / "backups"
+    wrote = RUNNER.invoke(app, ["migrate", str(path), "--write", "--backup-dir", str(backups)])
+    assert wrote.exit_code == 0, wrote.output
+    assert f"backup in {backups}" in " ".join(wrote.stderr.split())
+    assert ".gitignore" not in wrote.stderr
+    assert not (path / ".goldpath-migrate").exists()
+    back = RUNNER.invoke(app, ["migrate", str(path), "--rollback", "--backup-dir", str(backups)])
+    assert back.exit_code == 0
+    assert (path / "legacy.py").read_text("utf-8") == LEGACY

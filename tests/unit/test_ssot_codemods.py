@@ -173,13 +173,17 @@ def test_constructor_becomes_awaited_factory_in_async_def() -> None:
 @pytest.mark.parametrize(
     ("body", "where"),
     [
-        ("def main(r, b, c):\n    return ExecutionEngine(r, b, c)\n", "a sync scope"),
-        ("async def main(r, b, c):\n    return lambda: ExecutionEngine(r, b, c)\n", "a lambda"),
+        ("def main(r, b, c):\n    return ExecutionEngine(r, b, c)\n", "in a sync function"),
+        ("async def main(r, b, c):\n    return lambda: ExecutionEngine(r, b, c)\n", "in a lambda"),
         (
-            "async def main(r, b, cs):\n    return [ExecutionEngine(r, b, c) for c in cs]\n",
-            "a comprehension",
+            "async def main(r, b, cs):\n    return list(ExecutionEngine(r, b, c) for c in cs)\n",
+            "in a generator expression",
         ),
-        ("engine = ExecutionEngine(1, 2, 3)\n", "a module scope"),
+        (
+            "async def main(r, b, c):\n    class Holder:\n        e = ExecutionEngine(r, b, c)\n",
+            "in a class body",
+        ),
+        ("engine = ExecutionEngine(1, 2, 3)\n", "at module level"),
     ],
 )
 def test_constructor_that_cannot_await_is_reported_and_untouched(body: str, where: str) -> None:
@@ -191,23 +195,104 @@ def test_constructor_that_cannot_await_is_reported_and_untouched(body: str, wher
     assert "factory.create_for_user(ctx)" in reports[0]
 
 
-def test_one_unawaitable_call_keeps_every_use_of_that_name() -> None:
-    source = expect(
+def test_constructors_in_async_comprehensions_and_attribute_callees_are_awaited() -> None:
+    code, reports = migrate(
         """
-        from goldpath.compat import ExecutionEngine as EE
+        import goldpath.compat as legacy
+        from goldpath.compat import ExecutionEngine
 
 
-        async def ok(r, b, c):
-            return EE(r, b, c)
+        async def main(r, b, cs):
+            engines = [ExecutionEngine(r, b, c) for c in cs]
+            by_id = {c: legacy.ExecutionEngine(r, b, c) for c in cs}
+            return {ExecutionEngine(r, b, c) for c in cs}
+        """
+    )
+    assert code == expect(
+        """
+        import goldpath
+        from goldpath import UserExecutionEngine
+
+
+        async def main(r, b, cs):
+            engines = [await UserExecutionEngine.create_from_legacy(r, b, c) for c in cs]
+            by_id = {c: await goldpath.UserExecutionEngine.create_from_legacy(r, b, c) for c in cs}
+            return {await UserExecutionEngine.create_from_legacy(r, b, c) for c in cs}
+        """
+    )
+    assert reports == []
+
+
+def test_one_stuck_use_keeps_the_old_import_for_itself_only() -> None:
+    code, reports = migrate(
+        """
+        from goldpath.compat import ExecutionEngine as EE, UserExecutionContext
+
+
+        async def ok(r, b, c) -> EE:
+            ctx = UserExecutionContext(metadata=c)
+            return EE(r, b, ctx)
 
 
         def not_ok(r, b, c):
             return EE(r, b, c)
         """
     )
-    code, reports = migrate(source)
-    assert code == source
-    assert [r.split(":")[0] for r in reports] == ["5", "9"]
+    assert code == expect(
+        """
+        from goldpath.compat import ExecutionEngine as EE
+        from goldpath import UserExecutionEngine, UserExecutionContext
+
+
+        async def ok(r, b, c) -> UserExecutionEngine:
+            ctx = UserExecutionContext(agent_context=c)
+            return await UserExecutionEngine.create_from_legacy(r, b, ctx)
+
+
+        def not_ok(r, b, c):
+            return EE(r, b, c)
+        """
+    )
+    assert [r.split(":")[0] for r in reports] == ["1", "10"]
+    assert "import kept next to `goldpath.UserExecutionEngine`" in reports[0]
+    assert "in a sync function" in reports[1]
+
+
+def test_stuck_module_attribute_use_keeps_the_module_import_next_to_the_new_one() -> None:
+    code, reports = migrate(
+        """
+        import goldpath.compat as legacy
+
+
+        async def ok(r, b, c):
+            bridge = legacy.AgentWebSocketBridge.create_for_user(c)
+            return legacy.ExecutionEngine(r, b, c), bridge
+
+
+        def not_ok(r, b, c):
+            return legacy.ExecutionEngine(r, b, c), legacy
+        """
+    )
+    assert code == expect(
+        """
+        import goldpath.compat as legacy
+        import goldpath
+
+
+        async def ok(r, b, c):
+            bridge = legacy.AgentWebSocketBridge.create_for_user(c)
+            return await goldpath.UserExecutionEngine.create_from_legacy(r, b, c), bridge
+
+
+        def not_ok(r, b, c):
+            return legacy.ExecutionEngine(r, b, c), legacy
+        """
+    )
+    assert [r.split(":")[0] for r in reports] == ["1", "5", "10", "10"]
+    assert "`goldpath.compat` import kept" in reports[0]
+    assert "legacy `goldpath.compat.AgentWebSocketBridge.create_for_user(...)`" in reports[1]
+    assert "in a sync function" in reports[2]
+    assert "used as a module object" in reports[3]
 
 
 def test_metadata_keyword_renamed_only_on_the_context() -> None:
@@ -284,7 +369,7 @@ def test_existing_new_keyword_is_reported_not_doubled() -> None:
     assert reports == ["2: `metadata=` not renamed: the call already passes `agent_context=`"]
 
 
-def test_star_import_mock_patch_string_and_module_import_are_reported() -> None:
+def test_star_import_mock_patch_string_and_unused_module_import_are_reported() -> None:
     source = expect(
         """
         import goldpath.compat
@@ -351,12 +436,88 @@ def test_commented_import_is_rewritten_in_place_not_merged_away() -> None:
     )
 
 
-def test_import_sharing_a_line_is_reported_and_untouched() -> None:
-    source = "import os; from goldpath.compat import ExecutionEngine\nx: ExecutionEngine\n"
+def test_imports_sharing_a_line_through_semicolons_stay_on_it() -> None:
+    code, reports = migrate(
+        """
+        import os; from goldpath.compat import ExecutionEngine; other()
+        from goldpath.compat import Tool, AgentWebSocketBridge; import goldpath.compat as gc
+        x: ExecutionEngine = gc.Agent
+        """
+    )
+    assert code == expect(
+        """
+        import os; from goldpath import UserExecutionEngine; other()
+        from goldpath.compat import AgentWebSocketBridge; from goldpath import Tool; import goldpath
+        x: UserExecutionEngine = goldpath.Agent
+        """
+    )
+    assert reports == [
+        "2: `goldpath.compat.AgentWebSocketBridge` has no canonical move; replace it by hand"
+    ]
+
+
+def test_module_style_imports_rewrite_their_attribute_uses() -> None:
+    code, reports = migrate(
+        """
+        import goldpath.compat
+        from goldpath import compat, Agent
+        from goldpath import compat as c2
+
+
+        async def main(r, b, ctx) -> "Agent":
+            e = goldpath.compat.ExecutionEngine(r, b, ctx).run()
+            u = compat.UserExecutionContext(user_id="u", metadata={})
+            return c2.Agent, e, u
+        """
+    )
+    assert code == expect(
+        """
+        import goldpath
+        from goldpath import Agent
+
+
+        async def main(r, b, ctx) -> "Agent":
+            e = (await goldpath.UserExecutionEngine.create_from_legacy(r, b, ctx)).run()
+            u = goldpath.UserExecutionContext(user_id="u", agent_context={})
+            return goldpath.Agent, e, u
+        """
+    )
+    assert reports == []
+
+
+def test_module_import_next_to_an_existing_canonical_import_is_dropped() -> None:
+    code, _ = migrate(
+        """
+        import goldpath
+        import goldpath.compat as legacy
+
+        ctx = legacy.UserExecutionContext(user_id="u")
+        """
+    )
+    assert code == expect(
+        """
+        import goldpath
+
+        ctx = goldpath.UserExecutionContext(user_id="u")
+        """
+    )
+
+
+def test_module_use_where_the_canonical_root_means_something_else_is_reported() -> None:
+    source = expect(
+        """
+        import goldpath.compat as legacy
+
+
+        def f(goldpath):
+            return legacy.UserExecutionContext(user_id=goldpath)
+        """
+    )
     code, reports = migrate(source)
     assert code == source
     assert reports == [
-        "1: `from goldpath.compat import ...` shares its line; put it on its own line"
+        "5: `legacy.UserExecutionContext` left as is: `goldpath` means something else here; "
+        "rewrite it by hand",
     ]
 
 

@@ -196,3 +196,63 @@ def test_docs_team_rules_example_works(tmp_path: Path) -> None:
         "    ctx = RequestContext(attributes={})\n"
         "    return await Engine.for_request(cfg)\n"
     )
+
+
+def test_reexport_module_is_reported_and_left_and_its_importers_migrated(tmp_path: Path) -> None:
+    (tmp_path / "app" / "sub").mkdir(parents=True)
+    (tmp_path / "app" / "__init__.py").write_bytes(b"")
+    (tmp_path / "app" / "sub" / "__init__.py").write_bytes(b"")
+    shim = b"from goldpath.compat import ExecutionEngine, UserExecutionContext  # noqa: F401\n"
+    (tmp_path / "app" / "compat.py").write_bytes(
+        shim
+        + b"\n\ndef helper(): ...\n"
+        + (b'__all__ = ["ExecutionEngine", "UserExecutionContext", "helper"]\n')
+    )
+    (tmp_path / "app" / "sub" / "use.py").write_bytes(
+        b"from .. import compat\n"
+        b"from ..compat import ExecutionEngine as Engine\n"
+        b"from app.compat import helper\n\n\n"
+        b"async def main(r, b):\n"
+        b"    ctx = compat.UserExecutionContext(user_id='u', metadata={})\n"
+        b"    return Engine(r, b, ctx), compat.helper(), helper()\n"
+    )
+    (tmp_path / "app" / "sub" / "whole.py").write_bytes(
+        b"from app import compat\n\nctx = compat.UserExecutionContext(user_id='u')\n"
+    )
+    report = migrate_tree(tmp_path, write=True)
+    assert (tmp_path / "app" / "compat.py").read_bytes().startswith(shim)
+    assert (tmp_path / "app" / "sub" / "use.py").read_bytes() == (
+        b"from .. import compat\n"
+        b"import goldpath\n"
+        b"from goldpath import UserExecutionEngine as Engine\n"
+        b"from app.compat import helper\n\n\n"
+        b"async def main(r, b):\n"
+        b"    ctx = goldpath.UserExecutionContext(user_id='u', agent_context={})\n"
+        b"    return await Engine.create_from_legacy(r, b, ctx), compat.helper(), helper()\n"
+    )
+    assert (tmp_path / "app" / "sub" / "whole.py").read_bytes() == (
+        b"import goldpath\n\nctx = goldpath.UserExecutionContext(user_id='u')\n"
+    )
+    assert report.reported == [
+        f"{tmp_path / 'app' / 'compat.py'}:1: re-exports legacy names (ExecutionEngine, "
+        "UserExecutionContext) for other modules: left as is so their importers keep working "
+        "(their uses in this tree now point at the canonical names); once nothing imports "
+        "them from here, import them from their canonical module or delete this module"
+    ]
+    assert migrate_tree(tmp_path).changed == []
+
+
+def test_backup_dir_outside_the_tree(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.py").write_bytes(LEGACY.encode())
+    backups = tmp_path / "backups"
+    report = migrate_tree(tree, write=True, backup_dir=backups)
+    assert report.backup is not None
+    assert report.backup.parent == backups
+    assert not report.backup_in_tree
+    assert not (tree / ".goldpath-migrate").exists()
+    with pytest.raises(UsageError, match="pass the same --backup-dir"):
+        rollback_tree(tree)
+    assert rollback_tree(tree, backups) == ["a.py"]
+    assert (tree / "a.py").read_bytes() == LEGACY.encode()

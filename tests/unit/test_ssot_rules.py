@@ -24,6 +24,10 @@ def test_every_public_name_has_a_move_out_of_compat() -> None:
 
 def test_migrate_rewrites_any_canonical_name_imported_from_compat(tmp_path: Path) -> None:
     source = tmp_path / "app.py"
-    source.write_text("from goldpath.compat import RunLimits, UserExecutionEngine\n")
+    source.write_text(
+        "from goldpath.compat import RunLimits, UserExecutionEngine\nUSED = RunLimits\n"
+    )
     migrate_tree(tmp_path, write=True)
-    assert source.read_text() == "from goldpath import RunLimits, UserExecutionEngine\n"
+    assert source.read_text() == (
+        "from goldpath import RunLimits, UserExecutionEngine\nUSED = RunLimits\n"
+    )

@@ -106,6 +106,14 @@ def migrate(
             "--rollback", help="Restore the exact bytes of every file the last --write changed."
         ),
     ] = False,
+    backup_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--backup-dir",
+            help="Where --write keeps backups and --rollback finds them (default: "
+            ".goldpath-migrate/ at PATH's root, which belongs in .gitignore).",
+        ),
+    ] = None,
 ) -> None:
     """Rewrite legacy imports, names, keywords and constructors to the canonical API.
 
@@ -119,11 +127,16 @@ def migrate(
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         if rollback:
-            restored = rollback_tree(path)
+            restored = rollback_tree(path, backup_dir)
             console.print(f"restored {len(restored)} files from the last migrate backup")
             return
         report = migrate_tree(
-            path, rules_file=rules, write=write, batch_size=batch_size, test_cmd=test_cmd
+            path,
+            rules_file=rules,
+            write=write,
+            batch_size=batch_size,
+            test_cmd=test_cmd,
+            backup_dir=backup_dir,
         )
     except SsotError as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -1,6 +1,7 @@
 """Backups that make `migrate --write` reversible byte for byte.
 
-Each run writes `.goldpath-migrate/<UTC timestamp>/` at the PATH root: `files/<relative
+Each run writes `<UTC timestamp>/` under the backup directory (by default
+`.goldpath-migrate/` at the PATH root, which belongs in `.gitignore`): `files/<relative
 path>` holds the original bytes and `manifest.json` lists every file with the SHA-256 of
 its bytes before and after and its status ("written" or "rolled_back").
 """
@@ -26,10 +27,11 @@ def _sha(data: bytes) -> str:
 class Backup:
     """The backup of one `migrate --write` run, kept in step with what was written."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, base: Path | None = None) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         self.root = root
-        self.dir = root / BACKUP_DIR / stamp
+        self.in_tree = base is None
+        self.dir = (base if base is not None else root / BACKUP_DIR) / stamp
         self.files: dict[str, dict[str, str]] = {}
 
     def write(self, rel: str, before: bytes, after: bytes) -> None:
@@ -58,12 +60,14 @@ class Backup:
         (self.dir / MANIFEST).write_text(json.dumps(manifest, indent=2), "utf-8")
 
 
-def rollback_last(root: Path) -> list[str]:
+def rollback_last(root: Path, base: Path | None = None) -> list[str]:
     """Restore every file the last run wrote, exactly; returns their relative paths."""
-    runs = sorted(p for p in (root / BACKUP_DIR).glob("*") if (p / MANIFEST).is_file())
+    base = base if base is not None else root / BACKUP_DIR
+    runs = sorted(p for p in base.glob("*") if (p / MANIFEST).is_file())
     if not runs:
         raise UsageError(
-            f"{root / BACKUP_DIR}: no migrate backup to roll back; nothing was written"
+            f"{base}: no migrate backup to roll back; nothing was written "
+            "(pass the same --backup-dir as the --write run)"
         )
     run = runs[-1]
     manifest: dict[str, Any] = json.loads((run / MANIFEST).read_text("utf-8"))

@@ -26,6 +26,7 @@ from goldpath.ssot._backup import Backup, rollback_last
 from goldpath.ssot._codemods import migrate_module
 from goldpath.ssot._config import load_rules
 from goldpath.ssot._files import SourceFile, cpu_count, decode, discover, encode, root_of
+from goldpath.ssot._reexports import Packages, find_reexports, see_through
 from goldpath.ssot._rules import Rules
 
 PROGRESS_MIN_FILES = 20
@@ -44,6 +45,7 @@ class MigrationReport:
     diff: str = ""
     written: bool = False
     backup: Path | None = None
+    backup_in_tree: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +64,15 @@ class _Outcome:
 
 
 def needles(rules: Rules) -> tuple[bytes, ...]:
-    """Byte strings at least one of which any file the rules could change must contain."""
+    """Byte strings at least one of which any file the rules could change must contain.
+
+    A module's last name is enough (`compat` for `from goldpath import compat` and
+    `from .. import compat`).
+    """
     modules = {q.rpartition(".")[0] for q in rules.moves}
     modules |= {r.constructor.rpartition(".")[0] for r in rules.factory_rewrites}
     modules |= set(rules.deprecated_modules)
-    found = {m.encode() for m in modules if m}
+    found = {m.rpartition(".")[2].encode() for m in modules if m}
     found |= {f"{k.old}=".encode() for k in rules.keyword_renames}
     return tuple(sorted(found))
 
@@ -80,24 +86,32 @@ def migrate_tree(
     batch_size: int = 50,
     test_cmd: str | None = None,
     jobs: int | None = None,
+    backup_dir: Path | None = None,
 ) -> MigrationReport:
     """Migrate `path`; returns what changed (or would), what was skipped and reported.
 
     Only files containing one of `needles(rules)` are parsed; they go through a process
     pool when there are at least POOL_THRESHOLD of them (`jobs` forces the worker count).
+    Backups go to `backup_dir`, by default `.goldpath-migrate/` at the root of `path`.
     """
     rules = rules if rules is not None else load_rules(path, rules_file)
     root = root_of(path)
     files = discover(path, rules)
     report = MigrationReport(files_scanned=len(files), written=write)
-    marks = needles(rules)
     changes: list[_Change] = []
+    packages = Packages()
     with _progress(len(files)) as advance:
+        datas = [(file, file.path.read_bytes()) for file in files]
+        reexports = find_reexports(datas, rules, packages)
+        rules = see_through(rules, reexports)
+        marks = needles(rules)
+        shims = {r.file.path for r in reexports.values()}
+        report.reported.extend(r.advice() for r in reexports.values())
         candidates = []
-        for file in files:
-            data = file.path.read_bytes()
-            if any(mark in data for mark in marks):
-                candidates.append((file, file.path.relative_to(root).as_posix(), data))
+        for file, data in datas:
+            if file.path not in shims and any(mark in data for mark in marks):
+                rel = file.path.relative_to(root).as_posix()
+                candidates.append((file, rel, data, packages.package(file.path)))
             else:
                 advance()
         for outcome in _run(candidates, rules, jobs):
@@ -109,22 +123,23 @@ def migrate_tree(
     report.changed = [c.file.display for c in changes]
     report.diff = "".join(_diff(c) for c in changes)
     if write and changes:
-        _write(root, changes, batch_size if test_cmd else len(changes), test_cmd, report)
+        backup = Backup(root, backup_dir)
+        _write(backup, changes, batch_size if test_cmd else len(changes), test_cmd, report)
     return report
 
 
-def rollback_tree(path: Path) -> list[str]:
+def rollback_tree(path: Path, backup_dir: Path | None = None) -> list[str]:
     """Restore the exact bytes of every file the last `--write` run changed."""
-    return rollback_last(root_of(path))
+    return rollback_last(root_of(path), backup_dir)
 
 
 def _run(
-    candidates: list[tuple[SourceFile, str, bytes]], rules: Rules, jobs: int | None
+    candidates: list[tuple[SourceFile, str, bytes, str | None]], rules: Rules, jobs: int | None
 ) -> Iterator[_Outcome]:
     workers = jobs if jobs is not None else cpu_count()
     if (len(candidates) < POOL_THRESHOLD and jobs is None) or workers <= 1:
-        for file, rel, data in candidates:
-            yield _migrate_one(file, rel, data, rules)
+        for file, rel, data, package in candidates:
+            yield _migrate_one(file, rel, data, package, rules)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(
@@ -135,7 +150,9 @@ def _run(
         )
 
 
-def _migrate_one(file: SourceFile, rel: str, data: bytes, rules: Rules) -> _Outcome:
+def _migrate_one(
+    file: SourceFile, rel: str, data: bytes, package: str | None, rules: Rules
+) -> _Outcome:
     try:
         text, codec = decode(data)
     except (UnicodeDecodeError, SyntaxError) as exc:
@@ -148,7 +165,7 @@ def _migrate_one(file: SourceFile, rel: str, data: bytes, rules: Rules) -> _Outc
         return _Outcome(
             skipped=[f"{file.display}:{exc.raw_line}: does not parse ({exc.message}); fix it first"]
         )
-    result = migrate_module(module, text, rules)
+    result = migrate_module(module, text, rules, package)
     reported = [f"{file.display}:{line}: {message}" for line, message in result.reports]
     if result.inexact:
         why = "a change falls on text libcst does not reproduce exactly; make it by hand"
@@ -169,10 +186,15 @@ def _diff(change: _Change) -> str:
 
 
 def _write(
-    root: Path, changes: list[_Change], batch: int, test_cmd: str | None, report: MigrationReport
+    backup: Backup,
+    changes: list[_Change],
+    batch: int,
+    test_cmd: str | None,
+    report: MigrationReport,
 ) -> None:
-    backup = Backup(root)
+    root = backup.root
     report.backup = backup.dir
+    report.backup_in_tree = backup.in_tree
     failed: set[str] = set()
     for start in range(0, len(changes), max(batch, 1)):
         chunk = changes[start : start + max(batch, 1)]

@@ -1,72 +1,59 @@
 """First pass of a migration: decide what each import, name and call becomes, before editing.
 
-Deciding up front keeps the edit pass simple and keeps one rule: a change is made only when
-every place it touches can change with it. A legacy constructor call that cannot be awaited
-pins its import (the call is reported, the name is left alone), and a local name with other
-bindings keeps its name through an alias instead of being renamed.
+Deciding up front keeps the edit pass simple. A use that cannot be rewritten (a legacy
+constructor where `await` is not allowed, a module object passed around) does not hold the
+others back: every other use moves to the canonical name, the old import stays for what is
+left next to the new one, and both the stuck use and the kept import are reported. A local
+name with other bindings keeps its name through an alias instead of being renamed.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import (
-    ImportAssignment,
-    Scope,
-    ScopeProvider,
-)
+from libcst.metadata import ImportAssignment, Scope, ScopeProvider
 
+from goldpath.ssot._changes import AliasMove, ModuleMove, Plan, dotted
 from goldpath.ssot._rules import FactoryRewrite, Rules
+from goldpath.ssot._scopes import absolute, can_rename, module_root_free, references
 
-
-@dataclass(frozen=True, slots=True)
-class AliasMove:
-    """One imported name moving: `from <new_module> import <name> [as <asname>]`."""
-
-    new_module: str
-    name: str
-    asname: str | None
-
-
-@dataclass
-class Plan:
-    """Everything the edit pass needs, keyed by original nodes."""
-
-    moves: dict[cst.ImportAlias, AliasMove] = field(default_factory=dict)
-    touched: set[cst.CSTNode] = field(default_factory=set)
-    renames: dict[cst.CSTNode, str] = field(default_factory=dict)
-    constructors: dict[cst.Call, FactoryRewrite] = field(default_factory=dict)
-    keywords: dict[cst.Arg, str] = field(default_factory=dict)
-    reports: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
+# Where a call sits, as the reports say it; `await` is allowed only in an async function's
+# own body and its list, set and dict comprehensions.
+WHERE = {
+    "sync": "in a sync function",
+    "lambda": "in a lambda",
+    "generator": "in a generator expression (await would make it an async generator)",
+    "class": "in a class body",
+    "module": "at module level",
+}
 
 
 class Planner(cst.CSTVisitor):
-    """Walks the original tree once and fills a `Plan`."""
+    """Walks the original tree once and fills a `Plan`.
+
+    `package` is the dotted package of the file (None when unknown), used to resolve
+    relative imports such as `from .. import compat`.
+    """
 
     METADATA_DEPENDENCIES = (ScopeProvider,)
 
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, package: str | None = None) -> None:
         super().__init__()
         self.rules = rules
+        self.package = package
         self.plan = Plan()
         self.frames: list[str] = []
         self.rewrites = {r.constructor: r for r in rules.factory_rewrites}
-        self.pinned: set[str] = set()
-        self.imports: list[cst.ImportFrom] = []
-        self.candidates: list[tuple[cst.Call, str, FactoryRewrite]] = []
+        self.stuck: set[cst.CSTNode] = set()
+        self.legacy_funcs: set[cst.CSTNode] = set()
+        self.imports: list[tuple[cst.ImportFrom, str]] = []
+        self.module_imports: list[tuple[cst.ImportAlias, cst.Import | cst.ImportFrom, str]] = []
+        self.candidates: list[tuple[cst.Call, FactoryRewrite]] = []
         self.pending: list[tuple[cst.CSTNode, str]] = []
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self.stack: list[cst.CSTNode] = []
+        self.added: set[tuple[Scope, str]] = set()
         old_modules = {q.rpartition(".")[0] for q in rules.moves} | set(rules.deprecated_modules)
         self.old_modules = tuple(sorted(old_modules))
 
@@ -96,43 +83,35 @@ class Planner(cst.CSTVisitor):
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.frames.pop()
 
-    def visit_ListComp(self, node: cst.ListComp) -> None:
-        self.frames.append("comprehension")
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.frames.append("class")
 
-    def leave_ListComp(self, original_node: cst.ListComp) -> None:
-        self.frames.pop()
-
-    def visit_SetComp(self, node: cst.SetComp) -> None:
-        self.frames.append("comprehension")
-
-    def leave_SetComp(self, original_node: cst.SetComp) -> None:
-        self.frames.pop()
-
-    def visit_DictComp(self, node: cst.DictComp) -> None:
-        self.frames.append("comprehension")
-
-    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.frames.pop()
 
     def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
-        self.frames.append("comprehension")
+        self.frames.append("generator")
 
     def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
         self.frames.pop()
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            name = _dotted(alias.name)
-            if self._is_old(name):
-                self.report(
-                    node,
-                    f"`import {name}` not rewritten: change `{name}.X` uses to the canonical "
-                    "names by hand (e.g. `from goldpath import X`)",
-                )
+            name = dotted(alias.name)
+            if name in self.old_modules:
+                self.module_imports.append((alias, node, name))
+            elif self._is_old(name):
+                self.report(node, f"`import {name}` not rewritten: it has no canonical module")
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        module = _dotted(node.module) if node.module is not None and not node.relative else ""
-        if not module or not self._is_old(module):
+        module = self._absolute(node)
+        if not module:
+            return
+        if not self._is_old(module):
+            if not isinstance(node.names, cst.ImportStar):
+                for alias in node.names:
+                    if f"{module}.{dotted(alias.name)}" in self.old_modules:
+                        self.module_imports.append((alias, node, f"{module}.{dotted(alias.name)}"))
             return
         if isinstance(node.names, cst.ImportStar):
             self.report(
@@ -141,13 +120,7 @@ class Planner(cst.CSTVisitor):
                 "them from their canonical module",
             )
             return
-        line = self.stack[-2] if len(self.stack) > 1 else None
-        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-            self.report(node, f"`from {module} import ...` shares its line; put it on its own line")
-            for alias in node.names:
-                self.pinned.add(f"{module}.{_dotted(alias.name)}")
-            return
-        self.imports.append(node)
+        self.imports.append((node, module))
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         value = node.evaluated_value
@@ -163,11 +136,12 @@ class Planner(cst.CSTVisitor):
     def visit_Call(self, node: cst.Call) -> None:
         scope = self.get_metadata(ScopeProvider, node.func, None)
         names = {q.name for q in scope.get_qualified_names_for(node.func)} if scope else set()
-        for name in names:
+        for name in {absolute(n, self.package) for n in names}:
             rewrite = self.rewrites.get(name)
             if rewrite is not None:
                 self._constructor(node, name, rewrite)
             if name in self.rules.legacy_calls:
+                self.legacy_funcs.add(node.func)
                 self.report(
                     node, f"legacy `{name}(...)` not rewritten: {self.rules.legacy_calls[name]}"
                 )
@@ -184,20 +158,19 @@ class Planner(cst.CSTVisitor):
                 f"`{name}(...)` not rewritten: factory {rewrite.factory} is not on {moved}; "
                 "make the factory's class the constructor's move target",
             )
-            self.pinned.add(name)
+            self.stuck.add(node.func)
             return
         frame = self.frames[-1] if self.frames else "module"
-        if frame != "async" or not isinstance(node.func, cst.Name):
-            where = "an attribute callee" if frame == "async" else f"a {frame} scope"
+        if frame != "async":
             self.report(
                 node,
-                f"`{_dotted(node.func)}(...)` in {where} cannot become "
+                f"`{dotted(node.func)}(...)` {WHERE[frame]} cannot become "
                 f"`await {rewrite.factory.rpartition('.')[0].rpartition('.')[2]}."
                 f"{rewrite.method}(...)`; use `factory.create_for_user(ctx)` by hand",
             )
-            self.pinned.add(name)
+            self.stuck.add(node.func)
             return
-        self.candidates.append((node, name, rewrite))
+        self.candidates.append((node, rewrite))
 
     def _keyword(self, node: cst.Call, old: str, new: str) -> None:
         present = {arg.keyword.value for arg in node.args if arg.keyword is not None}
@@ -209,20 +182,52 @@ class Planner(cst.CSTVisitor):
                     self.plan.keywords[arg] = new
 
     def leave_Module(self, original_node: cst.Module) -> None:
-        for call, name, rewrite in self.candidates:
-            if name in self.pinned:
+        for node, module in self.imports:
+            self._plan_import(node, module)
+        for alias, statement, module in self.module_imports:
+            self._plan_module_import(alias, statement, module)
+        plan = self.plan
+        for call, rewrite in self.candidates:
+            func = call.func
+            moved = func in plan.renames or func in plan.attributes or self._moved_name(func)
+            if moved:
+                plan.constructors[call] = rewrite
+            else:
                 self.report(
                     call,
-                    f"`{_dotted(call.func)}(...)` left as is: another use of {name} in this "
-                    "file cannot be rewritten, and both must change together",
+                    f"`{dotted(func)}(...)` left as is: its import could not move, so it "
+                    "cannot become the canonical factory call; migrate it by hand",
                 )
-            else:
-                self.plan.constructors[call] = rewrite
-        for node in self.imports:
-            self._plan_import(node)
-        plan = self.plan
-        for target in [*plan.moves, *plan.renames, *plan.constructors, *plan.keywords]:
+        for target in [
+            *plan.moves,
+            *plan.module_moves,
+            *plan.attributes,
+            *plan.renames,
+            *plan.constructors,
+            *plan.keywords,
+        ]:
             self._touch(target)
+
+    def _moved_name(self, func: cst.BaseExpression) -> bool:
+        """A callee name whose import alias moves while keeping its local name."""
+        if not isinstance(func, cst.Name):
+            return False
+        scope = self.get_metadata(ScopeProvider, func, None)
+        if scope is None:
+            return False
+        for assignment in scope[func.value]:
+            if isinstance(assignment, ImportAssignment) and isinstance(
+                assignment.node, cst.ImportFrom
+            ):
+                names = assignment.node.names
+                if not isinstance(names, cst.ImportStar) and any(
+                    (a.evaluated_alias or dotted(a.name)) == func.value
+                    and a in self.plan.moves
+                    and not self.plan.moves[a].keep_old
+                    for a in names
+                ):
+                    return True
+        return False
 
     def _touch(self, node: cst.CSTNode) -> None:
         """Mark `node` and its ancestors: the edit pass only descends into marked nodes."""
@@ -231,23 +236,27 @@ class Planner(cst.CSTVisitor):
             self.plan.touched.add(current)
             current = self.parents.get(current)
 
-    def _plan_import(self, node: cst.ImportFrom) -> None:
-        assert node.module is not None
+    def _plan_import(self, node: cst.ImportFrom, module: str) -> None:
         assert not isinstance(node.names, cst.ImportStar)
-        module = _dotted(node.module)
         scope = self.get_metadata(ScopeProvider, node)
         for alias in node.names:
-            old = f"{module}.{_dotted(alias.name)}"
+            old = f"{module}.{dotted(alias.name)}"
             target = self.rules.moves.get(old)
-            if target is None or old in self.pinned:
-                if old in self.rules.legacy_calls or old not in self.rules.moves:
+            if target is None:
+                if module in self.rules.deprecated_modules:  # not a project's own name
                     self.report(node, f"`{old}` has no canonical move; replace it by hand")
                 continue
             new_module, _, new_name = target.rpartition(".")
-            local = alias.evaluated_alias or _dotted(alias.name)
+            local = alias.evaluated_alias or dotted(alias.name)
+            refs = references(scope, node, local) if scope is not None else set()
+            if refs and refs <= self.stuck:
+                continue  # every use is stuck (and reported): the import stays as it is
+            if scope is not None and refs & self.stuck:
+                self._split(scope, node, alias, old, target)
+                continue
             asname = alias.evaluated_alias
             if asname is None and new_name != local:
-                if scope is not None and self._can_rename(scope, node, local, target):
+                if scope is not None and can_rename(scope, node, local, target):
                     self._rename(scope, node, local, new_name)
                 else:
                     asname = local
@@ -255,29 +264,142 @@ class Planner(cst.CSTVisitor):
                 asname = None
             self.plan.moves[alias] = AliasMove(new_module, new_name, asname)
 
-    def _can_rename(self, scope: Scope, node: cst.ImportFrom, local: str, target: str) -> bool:
-        """Renaming is safe when `local` has no other binding and the new name, where it is
-        already visible, is only ever an import of the same target."""
-        own = scope.assignments[local]
-        if any(not (isinstance(a, ImportAssignment) and a.node is node) for a in own):
-            return False
-        new = target.rpartition(".")[2]
-        visible = scope[new]
-        if not all(isinstance(a, ImportAssignment) for a in visible):
-            return False
-        return {q.name for q in scope.get_qualified_names_for(new)} <= {target}
+    def _split(
+        self, scope: Scope, node: cst.ImportFrom, alias: cst.ImportAlias, old: str, target: str
+    ) -> None:
+        """Some uses of `old` are stuck: move the others to the canonical name, keep both."""
+        local = alias.evaluated_alias or dotted(alias.name)
+        new_module, _, new_name = target.rpartition(".")
+        if new_name == local or not can_rename(scope, node, local, target):
+            self.report(
+                node,
+                f"`{old}` import kept as is: some of its uses cannot be rewritten and "
+                f"`{new_name}` cannot be imported next to `{local}`; migrate them by hand",
+            )
+            return
+        self._rename(scope, node, local, new_name, keep=self.stuck)
+        self.plan.moves[alias] = AliasMove(new_module, new_name, None, keep_old=True)
+        self.report(
+            node,
+            f"`{old}` import kept next to `{target}` for the uses left as is (reported at "
+            "their lines); remove it once they are migrated",
+        )
 
-    def _rename(self, scope: Scope, node: cst.ImportFrom, local: str, new: str) -> None:
+    def _plan_module_import(
+        self, alias: cst.ImportAlias, statement: cst.Import | cst.ImportFrom, module: str
+    ) -> None:
+        """`legacy.X` uses of a legacy module import become `canonical_module.Y`."""
+        scope = self.get_metadata(ScopeProvider, statement, None)
+        if scope is None:
+            return
+        local = alias.evaluated_alias or dotted(alias.name)
+        if isinstance(statement, cst.ImportFrom):
+            local = alias.evaluated_alias or dotted(alias.name).rpartition(".")[2]
+        # A project's re-export module also holds names of its own: those uses are no
+        # legacy, so they keep its import without a report.
+        legacy = module in self.rules.deprecated_modules
+        needed: set[str] = set()
+        kept = loud = False
+        for ref in references(scope, statement, local):
+            parent = self.parents.get(ref)
+            if isinstance(parent, cst.Attribute) and parent.value is ref:
+                old = f"{module}.{parent.attr.value}"
+                target = self.rules.moves.get(old)
+                if (
+                    target is not None
+                    and parent not in self.stuck
+                    and self._root_free(parent, target)
+                ):
+                    self.plan.attributes[parent] = target
+                    needed.add(target.rpartition(".")[0])
+                    continue
+                kept = True
+                loud = loud or target is not None or legacy
+                if target is None and legacy and not self._in_legacy_call(parent):
+                    self.report(parent, f"`{old}` has no canonical move; replace it by hand")
+                elif target is not None and parent not in self.stuck:
+                    self.report(
+                        parent,
+                        f"`{dotted(parent)}` left as is: `{target.partition('.')[0]}` means "
+                        "something else here; rewrite it by hand",
+                    )
+            else:
+                kept = True
+                if legacy:
+                    loud = True
+                    self.report(
+                        ref,
+                        f"`{local}` used as a module object; left as is: "
+                        "point it at the canonical module by hand",
+                    )
+        if not needed:
+            if legacy and not kept:
+                self.report(
+                    statement,
+                    f"`{module}` import not rewritten: nothing here uses it; remove it, or "
+                    "import the canonical module instead",
+                )
+            return
+        add = tuple(m for m in sorted(needed) if self._claim(scope, statement, m))
+        self.plan.module_moves[alias] = ModuleMove(add, kept)
+        if loud:
+            self.report(
+                statement,
+                f"`{module}` import kept for the uses left as is (reported at their lines); "
+                "remove it once they are migrated",
+            )
+
+    def _claim(self, scope: Scope, statement: cst.CSTNode, module: str) -> bool:
+        """Whether this statement must add `import module` (not yet imported in its scope)."""
+        if (scope, module) in self.added:
+            return False
+        self.added.add((scope, module))
+        legacy = {s for _, s, _ in self.module_imports}
+        for assignment in scope[module.partition(".")[0]]:
+            node = assignment.node if isinstance(assignment, ImportAssignment) else None
+            if (
+                isinstance(node, cst.Import)
+                and node not in legacy
+                and any(dotted(a.name) == module and a.asname is None for a in node.names)
+            ):
+                return False
+        return True
+
+    def _root_free(self, use: cst.Attribute, target: str) -> bool:
+        scope = self.get_metadata(ScopeProvider, use, None)
+        return scope is not None and module_root_free(scope, target)
+
+    def _in_legacy_call(self, node: cst.CSTNode) -> bool:
+        current: cst.CSTNode | None = node
+        while isinstance(current, cst.Attribute):
+            if current in self.legacy_funcs:
+                return True
+            current = self.parents.get(current)
+        return False
+
+    def _rename(
+        self,
+        scope: Scope,
+        node: cst.ImportFrom,
+        local: str,
+        new: str,
+        keep: set[cst.CSTNode] | None = None,
+    ) -> None:
         pattern = re.compile(rf"(?<![\w.]){re.escape(local)}\b")
-        for assignment in scope.assignments[local]:
-            if not (isinstance(assignment, ImportAssignment) and assignment.node is node):
+        for ref in references(scope, node, local):
+            if keep is not None and ref in keep:
                 continue
-            for access in assignment.references:
-                ref = access.node
-                if isinstance(ref, cst.Name):
-                    self.plan.renames[ref] = new
-                elif isinstance(ref, cst.SimpleString) and "b" not in ref.prefix.lower():
-                    self.plan.renames[ref] = pattern.sub(new, ref.value)
+            if isinstance(ref, cst.Name):
+                self.plan.renames[ref] = new
+            elif isinstance(ref, cst.SimpleString) and "b" not in ref.prefix.lower():
+                self.plan.renames[ref] = pattern.sub(new, ref.value)
+
+    def _absolute(self, node: cst.ImportFrom) -> str:
+        """The module a `from` import names, relative ones resolved against the package."""
+        module = dotted(node.module) if node.module is not None else ""
+        if not node.relative:
+            return module
+        return absolute("." * len(node.relative) + module, self.package) if self.package else ""
 
     def _is_old(self, module: str) -> bool:
         return any(module == m or module.startswith(m + ".") for m in self.old_modules)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from goldpath.ssot._backup import BACKUP_DIR
 from goldpath.ssot._findings import CheckReport
 
 if TYPE_CHECKING:
@@ -66,4 +67,5 @@ def print_migration(report: MigrationReport, console: Console) -> None:
         f"{len(report.skipped)} skipped, {len(report.reported)} reported for manual work"
         + (f", {len(report.rolled_back)} rolled back" if report.rolled_back else "")
         + (f"; backup in {report.backup}" if report.backup else "")
+        + (f" (add {BACKUP_DIR}/ to .gitignore)" if report.backup_in_tree else "")
     )

@@ -109,7 +109,7 @@ class _Scanner:
                     "deprecated_import",
                     node,
                     f"`import {alias.name}` uses a deprecated module; import the canonical "
-                    "names instead (`goldpath migrate` rewrites the `from` forms)",
+                    "module instead (`goldpath migrate` rewrites it and its uses)",
                     self._from_replacement(alias.name, ["*"]),
                 )
 
