@@ -23,7 +23,8 @@ pytestmark = pytest.mark.e2e
 # open a dialog if it were ever parsed as HTML or followed as a link.
 HOSTILE_ANSWER = """# Results
 
-Some **bold**, some *emphasis*, `inline <b>code</b>` and a [safe link](https://example.com/a?b=1).
+Some **bold**, some *emphasis*, `inline <b>code</b>`, a [safe link](https://example.com/a?b=1).
+One letter: **x** *y*.
 
 <script>window.pwned = "script"; alert("script")</script>
 
@@ -103,8 +104,8 @@ def _watch_for_code(page: Page) -> list[str]:
 def _assert_rendered_inert(answer: Any) -> None:
     """The answer's Markdown is structure, and every payload in it is visible text."""
     expect(answer.locator("h3")).to_have_text("Results")
-    expect(answer.locator("strong")).to_have_text("bold")
-    expect(answer.locator("em")).to_have_text(["emphasis", "emphasis"])
+    expect(answer.locator("strong")).to_have_text(["bold", "x"])
+    expect(answer.locator("em")).to_have_text(["emphasis", "y", "emphasis"])
     expect(answer.locator("p code")).to_have_text("inline <b>code</b>")
     expect(answer.locator("ul > li")).to_have_count(2)
     expect(answer.locator("ol > li")).to_have_text(["one", "two"])

@@ -184,9 +184,19 @@ async def test_offline_reads_that_as_the_last_result(
     assert _asked_calculator(outputs) == expression
 
 
-async def test_offline_operator_words_make_a_sum_without_history() -> None:
-    outputs = await _collect(OfflineModel(), [SYSTEM, Message("user", "What is 17 times 23?")])
-    assert _asked_calculator(outputs) == "17 * 23"
+@pytest.mark.parametrize(
+    ("question", "expression"),
+    [
+        ("What is 17 times 23?", "17 * 23"),
+        ("17 Multiplied  By 23, please", "17 * 23"),
+        ("2 to the power of 10 minus 1", "2 ** 10 - 1"),
+    ],
+)
+async def test_offline_operator_words_make_a_sum_without_history(
+    question: str, expression: str
+) -> None:
+    outputs = await _collect(OfflineModel(), [SYSTEM, Message("user", question)])
+    assert _asked_calculator(outputs) == expression
 
 
 async def test_offline_a_sum_of_its_own_ignores_the_last_result() -> None:

@@ -29,13 +29,19 @@ __all__ = ["OfflineModel"]
 _ARITHMETIC = re.compile(
     r"[-+(]*\s*\d[\d.\s]*[\s)]*(?:\s*(?:\*\*|//|[-+*/%^×÷])\s*[-+(]*\s*[\d.]+[\s)]*)+"
 )
-_OPERATOR_WORDS = (
-    (re.compile(r"\bmultiplied by\b|\btimes\b", re.IGNORECASE), "*"),
-    (re.compile(r"\bdivided by\b", re.IGNORECASE), "/"),
-    (re.compile(r"\bplus\b", re.IGNORECASE), "+"),
-    (re.compile(r"\bminus\b", re.IGNORECASE), "-"),
-    (re.compile(r"\bto the power of\b", re.IGNORECASE), "**"),
-    (re.compile(r"\bmodulo\b|\bmod\b", re.IGNORECASE), "%"),
+_OPERATORS = {
+    "times": "*",
+    "multiplied by": "*",
+    "divided by": "/",
+    "plus": "+",
+    "minus": "-",
+    "to the power of": "**",
+    "mod": "%",
+    "modulo": "%",
+}
+_OPERATOR_WORD = re.compile(
+    r"\b(times|multiplied\s+by|divided\s+by|plus|minus|to\s+the\s+power\s+of|modulo|mod)\b",
+    re.IGNORECASE,
 )
 _REFERENCE = re.compile(
     r"\b(?:that|this|it|the (?:last |previous )?(?:result|answer))\b", re.IGNORECASE
@@ -80,9 +86,7 @@ def previous_result(history: Sequence[Message]) -> str | None:
 
 def _symbols(question: str) -> str:
     """The question with "plus", "times", "divided by", ... written as operators."""
-    for pattern, symbol in _OPERATOR_WORDS:
-        question = pattern.sub(symbol, question)
-    return question
+    return _OPERATOR_WORD.sub(lambda word: _OPERATORS[" ".join(word[1].lower().split())], question)
 
 
 def _as_operand(number: str) -> str:
