@@ -57,7 +57,7 @@ def test_user_add(data_dir: Path) -> None:
 )
 def test_user_add_refuses(data_dir: Path, username: str, password: str, words: str) -> None:
     result = CliRunner().invoke(app, ["user", "add", username, "--password", password])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error
     assert words in result.output
     assert not (data_dir / "goldpath.db").exists()
 

@@ -77,7 +77,7 @@ def test_a_redis_url_needs_the_redis_extra(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
     )
-    with pytest.raises(ConfigurationError, match=r"install goldpath\[redis\]"):
+    with pytest.raises(ConfigurationError, match=r"pip install 'goldpath\[redis\]'"):
         settings.prepared()
 
 

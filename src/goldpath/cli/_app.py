@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -10,3 +13,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Log at debug level and show the traceback of any error "
+            "(the same as GOLDPATH_LOG_LEVEL=debug).",
+        ),
+    ] = False,
+) -> None:
+    """Run AI agents for many users at once and stream every step, live, to its own user."""
+    if debug:
+        # The server reads its log level from the environment, as every GOLDPATH_ setting.
+        os.environ["GOLDPATH_LOG_LEVEL"] = "debug"

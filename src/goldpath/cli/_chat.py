@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from goldpath.cli._app import app
+from goldpath.cli._errors import USAGE, fail
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,22 +25,19 @@ __all__ = ["chat"]
 @app.command("chat")
 def chat(
     username: Annotated[
-        str,
+        str | None,
         typer.Option(
-            prompt=True,
             envvar="GOLDPATH_USERNAME",
             help="Account to log in as (asked for when missing).",
         ),
-    ],
+    ] = None,
     password: Annotated[
-        str,
+        str | None,
         typer.Option(
-            prompt=True,
-            hide_input=True,
             envvar="GOLDPATH_PASSWORD",
             help="Password of the account (asked for, hidden, when missing).",
         ),
-    ],
+    ] = None,
     url: Annotated[
         str,
         typer.Option(envvar="GOLDPATH_URL", help="Address of the goldpath server."),
@@ -73,9 +71,21 @@ def chat(
     """Chat with a goldpath server: every step of each run is shown as it happens."""
     from rich.console import Console
 
-    from goldpath.cli._client import ChatClientError, ChatSession
+    from goldpath.cli._client import ChatClientError, ChatSession, check_reachable, websocket_url
     from goldpath.cli._render import EventRenderer
 
+    try:
+        websocket_url(url)
+    except ChatClientError as exc:
+        fail(str(exc), USAGE)
+    try:  # before asking for a password that could not be used
+        check_reachable(url)
+    except ChatClientError as exc:
+        fail(str(exc))
+    if username is None:
+        username = str(typer.prompt("Username"))
+    if password is None:
+        password = str(typer.prompt("Password", hide_input=True))
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
     session = ChatSession(

@@ -54,6 +54,15 @@ def unreachable(url: str) -> ChatClientError:
     return ChatClientError(f"cannot reach goldpath at {url}: is `goldpath serve` running?")
 
 
+def check_reachable(url: str, timeout: float = 10.0) -> None:
+    """Raise `ChatClientError` unless a goldpath server answers ``GET /health`` at ``url``."""
+    websocket_url(url)
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=timeout)
+    except httpx.TransportError:
+        raise unreachable(url.rstrip("/")) from None
+
+
 def websocket_url(url: str) -> str:
     """The ``/ws`` address of the server at ``url`` (``http`` becomes ``ws``, ``https`` ``wss``)."""
     parts = urlsplit(url)
@@ -143,8 +152,9 @@ class ChatSession:
                 raise ChatClientError(f"could not register {self._username!r}: {_why(response)}")
         response = await self._request("POST", "/auth/login", json=body)
         if response.status_code == 401:
-            hint = "" if self._register else " (add --register to create the account)"
-            raise ChatClientError(f"login failed: wrong username or password{hint}")
+            # Never "add --register": the server does not say whether the account exists,
+            # and a mistyped password is the likelier reason.
+            raise ChatClientError("login failed: wrong username or password")
         if response.status_code == 429:
             wait = response.headers.get("Retry-After", "a few")
             raise ChatClientError(

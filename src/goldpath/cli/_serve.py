@@ -1,22 +1,21 @@
-"""``goldpath serve`` and ``goldpath user add``: run the server, make accounts from a shell."""
+"""``goldpath serve``: run the server, after checking what would make it fail at start-up."""
 
 from __future__ import annotations
 
-import asyncio
+import errno
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from goldpath.cli._app import app
-from goldpath.errors import ConfigurationError, ConflictError, GoldpathError
+from goldpath.cli._errors import FAILURE, USAGE, fail
+from goldpath.cli._storage import describe_storage
+from goldpath.errors import ConfigurationError, GoldpathError
 
-__all__ = ["serve", "user_add"]
-
-user_app = typer.Typer(name="user", help="Manage the server's user accounts.", no_args_is_help=True)
-app.add_typer(user_app)
+__all__ = ["serve"]
 
 
 _SERVE_HELP = (
@@ -68,12 +67,21 @@ def serve(
         settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         settings.check_backends()
     except (ConfigurationError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc), USAGE)
+    # The port first: a start that cannot listen touches neither the data dir nor the store.
+    listener = _listen(settings.host, settings.port)
+    try:
+        settings = settings.prepared()
+    except ConfigurationError as exc:
+        listener.close()
+        fail(str(exc), USAGE)
+    typer.echo(describe_storage(settings))
     configure_logging(settings.log_level)
     options = {"host": settings.host, "port": settings.port, **uvicorn_options(settings)}
     if reload:
         where = "" if settings.port == 0 else f" at {_url(settings.host, settings.port)}"
         typer.echo(f"goldpath is starting{where}, restarting when its code changes")
+        listener.close()  # the reloader binds the port itself
         package = str(Path(__file__).resolve().parents[1])
         if settings.app:  # the processes uvicorn starts read it from the environment
             os.environ["GOLDPATH_APP"] = settings.app
@@ -88,7 +96,8 @@ def serve(
     try:
         application = load_app(settings.app) if settings.app else create_app(settings)
     except GoldpathError as exc:
-        _fail(str(exc))
+        listener.close()
+        fail(str(exc), USAGE if isinstance(exc, ConfigurationError) else FAILURE)
 
     class AnnouncingServer(uvicorn.Server):
         """uvicorn's server, printing the address once it really listens."""
@@ -101,7 +110,28 @@ def serve(
                     f"goldpath is running at {_url(bound_host, bound_port)} — open it in a browser"
                 )
 
-    AnnouncingServer(uvicorn.Config(application, **options)).run()
+    server = AnnouncingServer(uvicorn.Config(application, **options))
+    server.run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (uvicorn listens on it), or a one-line failure."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} on {host} is in use: stop what listens there, "
+                "or choose another port with --port",
+                FAILURE,
+            )
+        fail(f"cannot listen on {host} port {port}: {exc.strerror or exc}", FAILURE)
+    listener.set_inheritable(True)
+    return listener
 
 
 def _url(host: str, port: int) -> str:
@@ -109,59 +139,3 @@ def _url(host: str, port: int) -> str:
     if ":" in shown:
         shown = f"[{shown}]"
     return f"http://{shown}:{port}"
-
-
-@user_app.command("add")
-def user_add(
-    username: Annotated[
-        str, typer.Argument(help="3 to 64 letters, digits, '_', '.' or '-'; unique ignoring case.")
-    ],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            help="8 to 256 characters; asked for (hidden) when not given.",
-        ),
-    ],
-) -> None:
-    """Create a user account in the server's database (GOLDPATH_DATABASE_URL or the data dir)."""
-    from pydantic import ValidationError
-
-    from goldpath.server._schemas import RegisterBody
-
-    try:  # the same rules as POST /auth/register
-        RegisterBody(username=username, password=password)
-    except ValidationError as exc:
-        problems = {str(e["loc"][0]) for e in exc.errors()}
-        if "username" in problems:
-            _fail(f"username {username!r} must be 3 to 64 of A-Z a-z 0-9 _ . -")
-        _fail("the password must be 8 to 256 characters long")
-    try:
-        user_id = asyncio.run(_add_user(username, password))
-    except ConflictError:
-        _fail(f"the username {username!r} is taken; choose another one")
-    except GoldpathError as exc:
-        _fail(str(exc))
-    typer.echo(f"created user {username!r} ({user_id})")
-
-
-async def _add_user(username: str, password: str) -> str:
-    from goldpath.server import Settings
-    from goldpath.server._app import password_hashing
-    from goldpath.store import Store
-
-    settings = Settings().prepared()
-    assert settings.database_url is not None
-    store = await Store.open(settings.database_url)
-    try:
-        password_hash = await password_hashing(settings).hash(password)
-        return (await store.create_user(username, password_hash)).user_id
-    finally:
-        await store.close()
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)

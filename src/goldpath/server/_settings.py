@@ -20,6 +20,8 @@ MODELS = ("offline", "openai")
 
 SECRET_FILE = "secret_key"
 DATABASE_FILE = "goldpath.db"
+OPENAI_KEY = "OPENAI_API_KEY"
+"""The OpenAI client's own variable for its key, read when GOLDPATH_OPENAI_API_KEY is unset."""
 MIN_SECRET_BYTES = 32
 
 
@@ -97,10 +99,19 @@ class Settings(BaseSettings):
         """Refuse settings that name a backend whose extra is not installed."""
         if self.redis_url and importlib.util.find_spec("redis") is None:
             raise ConfigurationError(
-                "GOLDPATH_REDIS_URL is set, but the redis package is not installed; install "
-                "goldpath[redis], or unset GOLDPATH_REDIS_URL to use in-memory streams "
-                "(one process)"
+                "GOLDPATH_REDIS_URL needs the redis package: pip install 'goldpath[redis]' "
+                "(or unset GOLDPATH_REDIS_URL for in-memory streams, one process)"
             )
+        if self.model == "openai":
+            if importlib.util.find_spec("openai") is None:
+                raise ConfigurationError(
+                    "GOLDPATH_MODEL=openai needs the openai package: pip install 'goldpath[openai]'"
+                )
+            if not (self.openai_api_key or self.openai_base_url or os.environ.get(OPENAI_KEY)):
+                raise ConfigurationError(
+                    "GOLDPATH_MODEL=openai needs a key: set GOLDPATH_OPENAI_API_KEY (or "
+                    "OPENAI_API_KEY), or GOLDPATH_OPENAI_BASE_URL for a server that needs none"
+                )
 
     def prepared(self) -> Settings:
         """These settings with the database URL and secret key filled in.
