@@ -59,7 +59,7 @@ def _route(text: str) -> str:
 
 
 def _sent_frame_types() -> set[str]:
-    """Every ``{"type": "<name>", ...}`` dict the server's modules build."""
+    """Every ``{"type": "<name>", ...}`` dict the server's modules build (not ASGI's)."""
     found = set()
     for module in sorted(SERVER_DIR.rglob("*.py")):
         if any(part in module.name for part in OTHER_PROTOCOLS):
@@ -72,6 +72,7 @@ def _sent_frame_types() -> set[str]:
                         and key.value == "type"
                         and isinstance(value, ast.Constant)
                         and isinstance(value.value, str)
+                        and "." not in value.value  # an ASGI message, "http.response.body"
                     ):
                         found.add(value.value)
     return found
