@@ -1,4 +1,5 @@
-"""AG-UI 1.0 over SSE: ``POST /ag-ui`` runs an agent for an AG-UI client, and streams it.
+"""AG-UI 1.0 over SSE: ``POST /ag-ui`` runs an agent for an AG-UI client and streams it;
+``GET /ag-ui/runs/{runId}/events`` streams a run again, from where a client left it.
 
 The run starts through the same `RunService` as ``/ws`` and ``POST /threads/{id}/runs``
 (same limits, same owner checks); its events come from the user's stream, filtered to the
@@ -8,24 +9,29 @@ response reads the user's stream while the client listens, and the run goes on w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from goldpath.context import is_real_id
-from goldpath.errors import ConflictError, SubscriptionClosedError
-from goldpath.server._agui_mapping import AguiEvent, RunMapping, run_error
+from goldpath.errors import ConflictError, NotFoundError, SubscriptionClosedError
+from goldpath.events import Event
+from goldpath.server._agui_mapping import AguiEvent, RunMapping, messages_snapshot, run_error
+from goldpath.server._agui_replay import KnownEvents, SourcedEvent, known_events, terminal_of
 from goldpath.server._errors import ApiError
 from goldpath.server._http import User
+from goldpath.server._runs import require_run_id
 from goldpath.server._schemas import ErrorBody
 from goldpath.server._state import AppState, app_state
-from goldpath.stream import Subscription
+from goldpath.store import RunRecord
+from goldpath.stream import Subscription, UserStream
 
 __all__ = ["RunAgentInput", "agui_id", "router", "sse"]
 
@@ -36,6 +42,8 @@ router = APIRouter(tags=["ag-ui"])
 State = Annotated[AppState, Depends(app_state)]
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+END_CHECK_SECONDS = 5.0
+"""How often a response waiting for a run's end asks the store whether it ended."""
 
 
 class _Camel(BaseModel):
@@ -182,5 +190,166 @@ async def live(subscription: Subscription, run_id: str, mapping: RunMapping) -> 
 
 
 def _broken(epoch: str, mapping: RunMapping, reason: str) -> str:
+    return _broken_at(f"{epoch}:{mapping.offset}", reason)
+
+
+@router.get(
+    "/ag-ui/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        401: _REFUSALS[401],
+        404: {"model": ErrorBody, "description": "no such run for this user"},
+        422: {"model": ErrorBody, "description": "Last-Event-ID is not <epoch>:<offset>"},
+    },
+)
+async def run_events(
+    run_id: str,
+    state: State,
+    user_id: User,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """goldpath's resume extension: the AG-UI events of the run ``run_id`` (the client's
+    ``runId``) after ``Last-Event-ID``, each exactly once, then live to the run's end;
+    without the header the whole run. When they can no longer be replayed from that id, a
+    MESSAGES_SNAPSHOT of the thread at the run's end, then the run's last event."""
+    position = _position(last_event_id)
+    require_run_id(run_id)
+    run = await state.store.get_run(user_id, agui_id("run", user_id, run_id))
+    thread_id = await state.store.agui_thread_id(user_id, run.thread_id)
+    if thread_id is None:  # a run made elsewhere whose id hashes here: none of AG-UI's
+        raise NotFoundError(f"run {run_id!r} not found; check the run id")
+    stream = state.hub.for_user(user_id)
+    subscription = await stream.subscribe()
+    resumed = _Resume(state, stream, subscription, user_id, run, thread_id, run_id)
+    return StreamingResponse(
+        resumed.events(position), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+def _position(last_event_id: str | None) -> tuple[str, int] | None:
+    if last_event_id is None:
+        return None
+    epoch, _, offset = last_event_id.strip().rpartition(":")
+    if not epoch or not offset.isdigit() or not offset.isascii():
+        raise ApiError(
+            422,
+            "bad_request",
+            f"Last-Event-ID {last_event_id!r} is not an id this server sent (<epoch>:<offset>); "
+            "send the id of the last event received, or none for the whole run",
+        )
+    return epoch, int(offset)
+
+
+class _Resume:
+    """One resumed response: the run's known events after the client's position, then live."""
+
+    __slots__ = ("_client", "_run", "_state", "_stream", "_sub", "_user_id")
+
+    def __init__(
+        self,
+        state: AppState,
+        stream: UserStream,
+        subscription: Subscription,
+        user_id: str,
+        run: RunRecord,
+        thread_id: str,
+        run_id: str,
+    ) -> None:
+        self._state = state
+        self._stream = stream
+        self._sub = subscription
+        self._user_id = user_id
+        self._run = run
+        self._client = (thread_id, run_id)
+
+    async def events(self, position: tuple[str, int] | None) -> AsyncIterator[str]:
+        sub, mapping = self._sub, RunMapping(*self._client)
+        last = f"{sub.epoch}:0"
+        try:
+            known = await self._known()
+            numbered = [(s.epoch, agui) for s in known.events for agui in mapping.map(s.event)]
+            start = _start(numbered, position) if known.complete else None
+            if start is None:
+                async for chunk in self._snapshot(known.events):
+                    yield chunk
+                return
+            for epoch, agui in numbered[start:]:
+                last = f"{epoch}:{agui.offset}"
+                yield sse(epoch, agui)
+            newest = known.events[-1] if known.events else None
+            while not mapping.finished:
+                event = await sub.get()
+                if event.run_id != self._run.run_id:
+                    continue
+                if (
+                    newest is not None
+                    and newest.epoch == sub.epoch
+                    and event.offset <= newest.event.offset
+                ):
+                    continue  # replayed already
+                for agui in mapping.map(event):
+                    last = f"{sub.epoch}:{agui.offset}"
+                    yield sse(sub.epoch, agui)
+        except SubscriptionClosedError as exc:
+            yield _broken_at(last, f"the stream was interrupted ({exc.reason})")
+        except Exception:
+            logger.exception("AG-UI resume failed", extra={"run_id": self._run.run_id})
+            yield _broken_at(last, "the stream failed on the server")
+        finally:
+            sub.close()
+
+    async def _known(self) -> KnownEvents:
+        return await known_events(
+            self._state.store,
+            self._stream,
+            self._sub.epoch,
+            self._user_id,
+            self._run,
+            self._state.settings.history_events,
+        )
+
+    async def _snapshot(self, known: list[SourcedEvent]) -> AsyncIterator[str]:
+        """MESSAGES_SNAPSHOT of the thread once the run has ended, standing for every event
+        of the run but its last, then that last event (RUN_FINISHED or RUN_ERROR)."""
+        if not known or known[-1].event.type != "agent_completed":
+            await self._until_end()
+            known = (await self._known()).events
+            if not known or known[-1].event.type != "agent_completed":
+                self._run = await self._state.store.get_run(self._user_id, self._run.run_id)
+                known = [*known, terminal_of(self._run, self._sub.epoch)]
+        mapping = RunMapping(*self._client)
+        numbered = [(s.epoch, agui) for s in known for agui in mapping.map(s.event)]
+        epoch, terminal = numbered[-1]
+        messages = await self._state.store.list_messages(self._user_id, self._run.thread_id)
+        yield f"id: {epoch}:{terminal.offset - 1}\ndata: {messages_snapshot(messages)}\n\n"
+        yield sse(epoch, terminal)
+
+    async def _until_end(self) -> None:
+        """Wait until the run has ended: its agent_completed arrives, or the store says so."""
+        while self._run.status == "running":
+            try:
+                event: Event = await asyncio.wait_for(self._sub.get(), END_CHECK_SECONDS)
+            except TimeoutError:
+                self._run = await self._state.store.get_run(self._user_id, self._run.run_id)
+                continue
+            if event.run_id == self._run.run_id and event.type == "agent_completed":
+                return
+
+
+def _start(numbered: list[tuple[str, AguiEvent]], position: tuple[str, int] | None) -> int | None:
+    """Where the replay starts in ``numbered`` for a client at ``position``; None when that
+    position is not one of the run's events as known here."""
+    if position is None:
+        return 0
+    epoch, offset = position
+    if offset == 0:
+        return 0
+    if offset <= len(numbered) and numbered[offset - 1][0] == epoch:
+        return offset
+    return None
+
+
+def _broken_at(last: str, reason: str) -> str:
     message = f"{reason}; the run goes on: resume it from the last event id"
-    return f"id: {epoch}:{mapping.offset}\ndata: {run_error(message, 'stream_interrupted')}\n\n"
+    return f"id: {last}\ndata: {run_error(message, 'stream_interrupted')}\n\n"

@@ -1,0 +1,133 @@
+"""Where a resumed AG-UI response finds a run's events: the store, then the stream's history.
+
+The store is real (SQLite and PostgreSQL), the stream is the in-memory one; each test
+puts a run's events where a server would have them at some moment of the run.
+"""
+
+from __future__ import annotations
+
+from goldpath.context import new_id
+from goldpath.events import (
+    AgentCompleted,
+    AgentStarted,
+    Event,
+    EventData,
+    MessageDelta,
+)
+from goldpath.server._agui_replay import SourcedEvent, known_events, terminal_of
+from goldpath.store import RunEventRecord, RunRecord, Store
+from goldpath.stream import InMemoryStreamHub, InMemoryUserStream
+
+TS = "2026-12-04T18:00:00.000000Z"
+STEPS: list[EventData] = [
+    AgentStarted("hi"),
+    MessageDelta("a"),
+    MessageDelta("b"),
+    AgentCompleted("ok", 1.0, text="ab"),
+]
+
+
+async def _run(store: Store) -> RunRecord:
+    user = await store.create_user(f"u{new_id('x')[-8:]}", "hash")
+    thread = await store.create_thread(user.user_id)
+    run, _ = await store.start_run(user.user_id, thread.thread_id, new_id("run"), "agent", "hi")
+    return run
+
+
+async def _send(stream: InMemoryUserStream, run: RunRecord, steps: list[EventData]) -> list[Event]:
+    return [await stream.append(run.run_id, run.thread_id, run.agent, TS, data) for data in steps]
+
+
+def _records(events: list[Event], epoch: str, first_seq: int = 1) -> list[RunEventRecord]:
+    return [RunEventRecord(first_seq + n, epoch, e.offset, e.json) for n, e in enumerate(events)]
+
+
+def _types(known: list[SourcedEvent]) -> list[str]:
+    return [s.event.type for s in known]
+
+
+async def test_a_finished_run_comes_from_the_store(store: Store) -> None:
+    run = await _run(store)
+    old = InMemoryStreamHub().for_user(run.owner_id)
+    sent = await _send(old, run, STEPS)
+    await store.append_run_events(run.owner_id, run.run_id, _records(sent, "old-epoch"))
+    fresh = InMemoryStreamHub().for_user(run.owner_id)  # the history was lost since
+    known = await known_events(store, fresh, fresh.epoch, run.owner_id, run, 1000)
+    assert known.complete
+    assert [(s.epoch, s.event.json) for s in known.events] == [("old-epoch", e.json) for e in sent]
+
+
+async def test_a_run_in_flight_joins_the_store_and_the_stream(store: Store) -> None:
+    run = await _run(store)
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    sent = await _send(stream, run, STEPS[:3])
+    await store.append_run_events(run.owner_id, run.run_id, _records(sent[:2], stream.epoch))
+    known = await known_events(store, stream, stream.epoch, run.owner_id, run, 1000)
+    assert known.complete
+    assert [s.event.offset for s in known.events] == [e.offset for e in sent]
+
+
+async def test_a_young_run_is_found_in_the_newest_events(store: Store) -> None:
+    run = await _run(store)
+    hub = InMemoryStreamHub(history_events=3, history_seconds=0)
+    stream = hub.for_user(run.owner_id)
+    other = await _run(store)
+    await _send(stream, other, [MessageDelta("x")] * 5)  # older events, mostly dropped
+    sent = await _send(stream, run, STEPS[:2])
+    known = await known_events(store, stream, stream.epoch, run.owner_id, run, 3)
+    assert known.complete
+    assert [s.event.offset for s in known.events] == [e.offset for e in sent]
+    # A run whose first events left the window cannot be told whole.
+    await _send(stream, other, [MessageDelta("y")] * 2)
+    known = await known_events(store, stream, stream.epoch, run.owner_id, run, 1)
+    assert not known.complete
+
+
+async def test_what_cannot_be_found_is_incomplete(store: Store) -> None:
+    run = await _run(store)
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    sent = await _send(stream, run, STEPS[:3])
+    # stored in another epoch, and the stream since then holds nothing after them
+    await store.append_run_events(run.owner_id, run.run_id, _records(sent[:1], "gone"))
+    known = await known_events(store, stream, stream.epoch, run.owner_id, run, 1000)
+    assert not known.complete
+    assert _types(known.events) == ["agent_started"]
+
+
+async def test_a_gap_in_the_stored_events_is_incomplete(store: Store) -> None:
+    run = await _run(store)
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    sent = await _send(stream, run, STEPS)
+    records = _records(sent, stream.epoch)
+    await store.append_run_events(run.owner_id, run.run_id, [records[0]])
+    await store.append_run_events(run.owner_id, run.run_id, records[2:])
+    known = await known_events(store, stream, stream.epoch, run.owner_id, run, 1000)
+    assert not known.complete
+
+
+async def test_a_stream_that_lost_its_history_is_incomplete(store: Store) -> None:
+    run = await _run(store)
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    await _send(stream, run, STEPS[:2])
+    known = await known_events(store, stream, "an-old-epoch", run.owner_id, run, 1000)
+    assert not known.complete
+
+
+async def test_a_finished_run_with_no_known_events_is_incomplete(store: Store) -> None:
+    run = await _run(store)
+    finished = await store.finish_run(run.owner_id, run.run_id, "error", None, "it broke")
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    known = await known_events(store, stream, stream.epoch, run.owner_id, finished, 1000)
+    assert not known.complete
+    assert known.events == []
+    terminal = terminal_of(finished, stream.epoch)
+    assert terminal.event.data == AgentCompleted("error", 0.0, error="it broke")
+    assert terminal.event.ts.endswith("Z")
+
+
+async def test_a_run_with_no_known_events_is_incomplete(store: Store) -> None:
+    run = await _run(store)
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    known = await known_events(store, stream, stream.epoch, run.owner_id, run, 1000)
+    assert not known.complete
+    assert known.events == []
