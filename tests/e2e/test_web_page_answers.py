@@ -43,7 +43,7 @@ A [bad link](javascript:window.pwned='link') and [data](data:text/html,<script>a
 ```
 """
 FAILURE_DETAIL = "HTTP 401 from http://10.0.0.7:8000/v1: check GOLDPATH_OPENAI_API_KEY"
-OFFLINE_DELAY_MS = 100
+OFFLINE_DELAY_MS = 150  # the intro (~70 words) takes ~10 s: ample time to cancel midway
 
 
 class PageTestModel:
@@ -179,7 +179,7 @@ def test_a_failed_run_reads_failed_with_a_message_for_the_user(
 
 def test_cancel_stops_a_paced_run_midway(paced: Server, page: Page) -> None:
     register(page, paced.base_url)
-    ask(page, "Hello")  # the offline model introduces itself, one word per 100 ms
+    ask(page, "Hello")  # the offline model introduces itself, one word per 150 ms
     run = page.get_by_test_id("run").first
     answer = run.get_by_test_id("answer")
     expect(answer).to_have_attribute("data-deltas", re.compile(r"^([3-9]|\d\d+)$"))
