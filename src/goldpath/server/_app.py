@@ -26,6 +26,7 @@ from goldpath.server._access import AccessLogMiddleware
 from goldpath.server._agents import router as agents_router
 from goldpath.server._agui import router as agui_router
 from goldpath.server._auth import Authenticator, PasswordHashing, TokenIssuer
+from goldpath.server._caps import Caps
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
@@ -244,7 +245,11 @@ def create_app(
                 registrations_per_address=settings.registrations_per_address,
                 slowdown=settings.login_slowdown_seconds,
             )
-            app.state.goldpath = AppState(settings, store, hub, factory, auth, runs)
+            caps = Caps(
+                connections_per_user=settings.max_connections_per_user,
+                threads_per_minute=settings.threads_per_minute,
+            )
+            app.state.goldpath = AppState(settings, store, hub, factory, auth, runs, caps)
             logger.info("goldpath %s serving with the %s model", __version__, chosen.name)
             yield
             logger.info("goldpath shutting down; cancelling %d runs", runs.in_flight())

@@ -22,6 +22,7 @@ from goldpath.errors import (
     RegistryError,
 )
 from goldpath.server._auth import LoginLimitedError, RegistrationLimitedError
+from goldpath.server._caps import ThreadLimitedError
 from goldpath.server._runs import MessageTooLargeError, RateLimitedError
 
 __all__ = [
@@ -91,7 +92,10 @@ def classify(exc: BaseException) -> Problem:
             return Problem(422, "too_large", message)
         if isinstance(exc, RegistryError):
             return Problem(422, "bad_request", message)
-        if isinstance(exc, RateLimitedError | LoginLimitedError | RegistrationLimitedError):
+        if isinstance(
+            exc,
+            RateLimitedError | LoginLimitedError | RegistrationLimitedError | ThreadLimitedError,
+        ):
             return Problem(429, "rate_limited", message, exc.retry_after)
         if isinstance(exc, LimitExceededError):
             return Problem(429, "rate_limited", message, 1)

@@ -23,6 +23,7 @@ __all__ = [
     "CLOSE_INTERNAL",
     "CLOSE_POLICY",
     "CLOSE_TOO_LARGE",
+    "CLOSE_TOO_MANY",
     "CLOSE_UNAUTHORIZED",
     "CloseCode",
     "authenticate",
@@ -32,11 +33,13 @@ __all__ = [
     "too_large",
 ]
 
-CloseCode: TypeAlias = Literal[4401, 1009, 1011]
+CloseCode: TypeAlias = Literal[4401, 4429, 1009, 1011]
 """Every code a client can see a connection closed with (docs/protocol.md): `close` takes
 no other."""
 CLOSE_CODES: Final = get_args(CloseCode)
 CLOSE_UNAUTHORIZED: Final = 4401
+CLOSE_TOO_MANY: Final = 4429
+"""The user already holds the most connections allowed; sent after auth, before ``ready``."""
 CLOSE_TOO_LARGE: Final = 1009
 CLOSE_INTERNAL: Final = 1011
 CLOSE_POLICY: Final = 1008

@@ -90,7 +90,7 @@ class SecurityHeadersMiddleware:
             assert start is not None
             _add(MutableHeaders(scope=start), docs_policy(bytes(body)))
             await send(start)
-            await send({"type": "http.response.body", "body": bytes(body)})
+            await send({**message, "body": bytes(body)})  # the last body message, whole
 
         await self.app(scope, receive, held)
 

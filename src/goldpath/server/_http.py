@@ -170,13 +170,15 @@ async def list_threads(user: User, state: State) -> list[dict[str, Any]]:
     "/threads",
     status_code=201,
     response_model=ThreadOut,
-    responses=_errors(401, 422),
+    responses=_errors(401, 422, 429),
     tags=["threads"],
 )
 async def create_thread(
     user: User, state: State, body: Annotated[NewThreadBody | None, Body()] = None
 ) -> dict[str, Any]:
-    """A new, empty thread; without a title it takes one from its first message."""
+    """A new, empty thread; without a title it takes one from its first message. New
+    threads per user are limited (``GOLDPATH_THREADS_PER_MINUTE``)."""
+    state.caps.new_thread(user)
     title = body.title.strip() if body is not None and body.title else ""
     thread = await state.store.create_thread(user, title or DEFAULT_TITLE)
     return thread_out(thread)

@@ -1,12 +1,75 @@
-"""How uvicorn serves the app: the options `goldpath serve` (and the tests) give it."""
+"""How uvicorn serves the app: the options `goldpath serve` (and the tests) give it, and the
+connection guard uvicorn does not offer (a header-read timeout and a connection cap)."""
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from goldpath.server._settings import Settings
 
-__all__ = ["uvicorn_options"]
+__all__ = ["GuardedHttpProtocol", "uvicorn_options"]
+
+_SERVICE_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n"
+    b"content-length: 37\r\nconnection: close\r\n\r\nthe server has too many connections.\n"
+)
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, plus two guards uvicorn has no setting for.
+
+    - **Header-read timeout.** uvicorn times out idle keep-alive connections, but not a
+      request whose headers never end: a client sending a byte now and then (slowloris)
+      holds its connection for good. Here the headers of each request must be complete
+      within ``header_timeout`` seconds of the connection (or of the request's first byte),
+      or the connection is closed.
+    - **Connection cap.** ``limit_concurrency`` answers HTTP requests with 503 but lets
+      WebSocket upgrades and idle sockets through. Here a connection beyond
+      ``max_connections`` (HTTP and WebSocket together) is answered 503 and closed at once.
+    """
+
+    def __init__(self, *args: Any, header_timeout: float, max_connections: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._header_timeout = header_timeout
+        self._max_connections = max_connections
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self._max_connections:
+            transport.write(_SERVICE_UNAVAILABLE)
+            transport.close()
+            return
+        self._wait_for_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._wait_for_headers()
+
+    def on_headers_complete(self) -> None:
+        self._stop_waiting()
+        super().on_headers_complete()
+
+    def _wait_for_headers(self) -> None:
+        self._stop_waiting()
+        self._header_timer = self.loop.call_later(self._header_timeout, self._headers_late)
+
+    def _stop_waiting(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        self.transport.close()
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -15,10 +78,16 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     Forwarding headers (``X-Forwarded-For``, ``X-Forwarded-Proto``) are believed only from
     ``GOLDPATH_TRUSTED_PROXIES``; with none (the default) they are ignored, so the client
     address the limits count is the socket's peer. uvicorn's access log is off: the app
-    writes its own (`AccessLogMiddleware`), without query strings.
+    writes its own (`AccessLogMiddleware`), without query strings. The HTTP protocol is
+    `GuardedHttpProtocol` (a partial: it must pickle for ``--reload``'s worker process).
     """
     trusted = settings.trusted_proxies
     return {
+        "http": partial(
+            GuardedHttpProtocol,
+            header_timeout=settings.header_timeout_seconds,
+            max_connections=settings.max_connections,
+        ),
         "ws_max_size": settings.max_frame_bytes,
         # Frames are small JSON; compressing each cost a browser's connection ~15% more
         # server CPU per chat and ~40 KiB of RSS (bench/server_load.py), for little saved.

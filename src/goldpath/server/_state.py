@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.server._auth import Authenticator
+from goldpath.server._caps import Caps
 from goldpath.server._runs import RunService
 from goldpath.server._settings import Settings
 from goldpath.store import Store
@@ -26,6 +27,7 @@ class AppState:
     factory: ExecutionEngineFactory
     auth: Authenticator
     runs: RunService
+    caps: Caps
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -34,6 +34,7 @@ from goldpath.server._handshake import (
     CLOSE_INTERNAL,
     CLOSE_POLICY,
     CLOSE_TOO_LARGE,
+    CLOSE_TOO_MANY,
     CLOSE_UNAUTHORIZED,
     authenticate,
     close,
@@ -71,7 +72,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if user_id == "":  # the auth frame was too large
         await close(websocket, CLOSE_TOO_LARGE)
         return
-    await Connection(websocket, state, user_id).serve()
+    if not state.caps.connect(user_id):
+        await close(websocket, CLOSE_TOO_MANY)
+        return
+    try:
+        await Connection(websocket, state, user_id).serve()
+    finally:
+        state.caps.disconnect(user_id)
 
 
 class Connection:
