@@ -36,7 +36,15 @@ async def test_passwords() -> None:
 
 def _claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    values = {"sub": "usr_1", "iat": now, "exp": now + 60, "aud": "goldpath", "iss": "goldpath"}
+    values = {
+        "sub": "usr_1",
+        "iat": now,
+        "exp": now + 60,
+        "aud": "goldpath",
+        "iss": "goldpath",
+        "jti": "tok_1",
+        "ver": 0,
+    }
     values.update(changes)
     return {k: v for k, v in values.items() if v is not None}
 
@@ -45,11 +53,14 @@ def test_tokens() -> None:
     issuer = TokenIssuer(KEY, 60)
     token = issuer.issue("usr_1")
     assert token.expires_in == 60
-    assert issuer.user_id(token.token) == "usr_1"
+    read = issuer.claims(token.token)
+    assert (read.user_id, read.version) == ("usr_1", 0)
+    assert read.jti.startswith("tok_")
+    assert issuer.claims(issuer.issue("usr_1", 7).token).version == 7
     header = jwt.get_unverified_header(token.token)
     assert header["alg"] == "HS256"
     claims = jwt.decode(token.token, KEY, algorithms=["HS256"], audience="goldpath")
-    assert set(claims) == {"sub", "iat", "exp", "aud", "iss"}
+    assert set(claims) == {"sub", "iat", "exp", "aud", "iss", "jti", "ver"}
 
 
 @pytest.mark.parametrize(
@@ -62,13 +73,18 @@ def test_tokens() -> None:
         jwt.encode(_claims(sub=None), KEY, algorithm="HS256"),
         jwt.encode(_claims(iat=None), KEY, algorithm="HS256"),
         jwt.encode(_claims(sub=""), KEY, algorithm="HS256"),
+        jwt.encode(_claims(jti=None), KEY, algorithm="HS256"),
+        jwt.encode(_claims(ver=None), KEY, algorithm="HS256"),
+        jwt.encode(_claims(jti=""), KEY, algorithm="HS256"),
+        jwt.encode(_claims(ver="0"), KEY, algorithm="HS256"),
+        jwt.encode(_claims(ver=True), KEY, algorithm="HS256"),
         jwt.encode(_claims(), KEY + "x", algorithm="HS256"),
         "garbage",
     ],
 )
 def test_refused_tokens(token: str) -> None:
     with pytest.raises(AuthError, match="log in again"):
-        TokenIssuer(KEY, 60).user_id(token)
+        TokenIssuer(KEY, 60).claims(token)
 
 
 def test_sliding_window() -> None:

@@ -7,15 +7,24 @@ made or changed in a database the server does not use.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from goldpath.cli._app import app
 from goldpath.cli._errors import USAGE, fail
-from goldpath.errors import ConfigurationError, ConflictError, GoldpathError
+from goldpath.cli._storage import describe_storage
+from goldpath.errors import ConfigurationError, GoldpathError
 
-__all__ = ["user_add"]
+if TYPE_CHECKING:
+    from goldpath.server import Settings
+    from goldpath.store import Store, UserRecord
+
+__all__ = ["user_add", "user_delete", "user_list", "user_passwd"]
+
+T = TypeVar("T")
 
 user_app = typer.Typer(name="user", help="Manage the server's user accounts.", no_args_is_help=True)
 app.add_typer(user_app)
@@ -48,21 +57,81 @@ def user_add(
         if "username" in problems:
             fail(f"username {username!r} must be 3 to 64 of A-Z a-z 0-9 _ . -", USAGE)
         fail("the password must be 8 to 256 characters long", USAGE)
-    try:
-        user_id = asyncio.run(_add_user(username, password))
-    except ConflictError:
-        fail(f"the username {username!r} is taken; choose another one")
-    except ConfigurationError as exc:
-        fail(str(exc), USAGE)
-    except GoldpathError as exc:
-        fail(str(exc))
+    user_id = _run(_add_user(username, password))  # a taken username: ConflictError
     typer.echo(f"created user {username!r} ({user_id})")
 
 
 async def _add_user(username: str, password: str) -> str:
-    from goldpath.cli._storage import describe_storage
-    from goldpath.server import Settings
     from goldpath.server._app import password_hashing
+
+    async with _store() as (store, settings):
+        password_hash = await password_hashing(settings).hash(password)
+        return (await store.create_user(username, password_hash)).user_id
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List the accounts: username, user id and when each was made, one a line."""
+    for user in _run(_list_users()):
+        typer.echo(f"{user.username}\t{user.user_id}\t{user.created_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+async def _list_users() -> list[UserRecord]:
+    async with _store() as (store, _):
+        return await store.list_users()
+
+
+@user_app.command("delete")
+def user_delete(
+    username: Annotated[str, typer.Argument(help="The account to delete (any letter case).")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask for confirmation.", show_default=False)
+    ] = False,
+) -> None:
+    """Delete an account with its threads, messages and runs; its tokens stop working."""
+    if not yes:
+        typer.confirm(f"delete {username!r} and everything it owns?", abort=True)
+    user = _run(_delete_user(username))
+    typer.echo(f"deleted user {user.username!r} ({user.user_id})")
+
+
+async def _delete_user(username: str) -> UserRecord:
+    async with _store() as (store, _):
+        return await store.delete_user(username)
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: Annotated[str, typer.Argument(help="The account (any letter case).")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="New password",
+            hide_input=True,
+            confirmation_prompt=True,
+            help="The new password, 8 to 256 characters; asked for (hidden) when not given.",
+        ),
+    ],
+) -> None:
+    """Change an account's password; every token issued before stops working."""
+    if not 8 <= len(password) <= 256:
+        fail("the password must be 8 to 256 characters long", USAGE)
+    user = _run(_set_password(username, password))
+    typer.echo(f"changed the password of {user.username!r}; its earlier tokens are revoked")
+
+
+async def _set_password(username: str, password: str) -> UserRecord:
+    from goldpath.server._app import password_hashing
+
+    async with _store() as (store, settings):
+        password_hash = await password_hashing(settings).hash(password)
+        return await store.set_password(username, password_hash)
+
+
+@asynccontextmanager
+async def _store() -> AsyncIterator[tuple[Store, Settings]]:
+    """The server's store (as `goldpath serve` would open it), saying which one it is."""
+    from goldpath.server import Settings
     from goldpath.store import Store
 
     settings = Settings().prepared()
@@ -70,7 +139,16 @@ async def _add_user(username: str, password: str) -> str:
     assert settings.database_url is not None
     store = await Store.open(settings.database_url)
     try:
-        password_hash = await password_hashing(settings).hash(password)
-        return (await store.create_user(username, password_hash)).user_id
+        yield store, settings
     finally:
         await store.close()
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """``work`` to its end; a store or settings failure is one line and an exit code."""
+    try:
+        return asyncio.run(work)
+    except ConfigurationError as exc:
+        fail(str(exc), USAGE)
+    except GoldpathError as exc:
+        fail(str(exc))

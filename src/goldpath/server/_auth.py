@@ -6,11 +6,13 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from goldpath.context import new_id
 from goldpath.errors import AuthError, LimitExceededError
 from goldpath.server._fair import FairSlots
 from goldpath.server._ratelimit import SlidingWindow
@@ -24,14 +26,18 @@ __all__ = [
     "LoginLimitedError",
     "PasswordHashing",
     "RegistrationLimitedError",
+    "TokenClaims",
     "TokenIssuer",
 ]
 
 ALGORITHM = "HS256"
 AUDIENCE = "goldpath"
 ISSUER = "goldpath"
-_REQUIRED_CLAIMS = ["sub", "exp", "iat", "aud", "iss"]
+_REQUIRED_CLAIMS = ["sub", "exp", "iat", "aud", "iss", "jti", "ver"]
 _LOGIN_REFUSED = "wrong username or password; check both and try again"
+_REVOKED = (
+    "the access token was revoked (logged out, password changed or account deleted); log in again"
+)
 REGISTRATION_WINDOW_SECONDS = 3600.0
 """The window of the per-address registration limit."""
 
@@ -87,6 +93,16 @@ class AccessToken:
     expires_in: int
 
 
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a valid token says: whose it is, its own id, the user's token version then."""
+
+    user_id: str
+    jti: str
+    version: int
+    expires_at: datetime
+
+
 class TokenIssuer:
     """Signs and checks the server's JWTs: HS256 only, every claim of PROTOCOL.md required."""
 
@@ -96,7 +112,8 @@ class TokenIssuer:
         self._key = secret_key
         self._ttl = ttl_seconds
 
-    def issue(self, user_id: str) -> AccessToken:
+    def issue(self, user_id: str, version: int = 0) -> AccessToken:
+        """A token for ``user_id`` at its ``token_version`` (``ver``), with its own ``jti``."""
         now = int(time.time())
         claims = {
             "sub": user_id,
@@ -104,11 +121,14 @@ class TokenIssuer:
             "exp": now + self._ttl,
             "aud": AUDIENCE,
             "iss": ISSUER,
+            "jti": new_id("tok"),
+            "ver": version,
         }
         return AccessToken(jwt.encode(claims, self._key, algorithm=ALGORITHM), self._ttl)
 
-    def user_id(self, token: str) -> str:
-        """The ``sub`` of a valid token; `AuthError` for anything else, saying why."""
+    def claims(self, token: str) -> TokenClaims:
+        """The claims of a well-signed, unexpired token; `AuthError` for anything else,
+        saying why. Whether it was revoked is the store's to say (`Authenticator`)."""
         try:
             claims = jwt.decode(
                 token,
@@ -122,10 +142,12 @@ class TokenIssuer:
             raise AuthError("the access token has expired; log in again") from None
         except jwt.InvalidTokenError as exc:
             raise AuthError(f"the access token is not valid ({exc}); log in again") from None
-        subject = claims.get("sub")
+        subject, jti, version = claims.get("sub"), claims.get("jti"), claims.get("ver")
         if not isinstance(subject, str) or not subject:
             raise AuthError("the access token names no user; log in again")
-        return subject
+        if not isinstance(jti, str) or not jti or type(version) is not int:
+            raise AuthError("the access token is not one of this server's; log in again")
+        return TokenClaims(subject, jti, version, datetime.fromtimestamp(claims["exp"], UTC))
 
 
 class LoginLimitedError(LimitExceededError):
@@ -246,8 +268,20 @@ class Authenticator:
             raise
         if ok and user is not None:
             _release(hits)
-            return self.tokens.issue(user.user_id)
+            return self.tokens.issue(user.user_id, user.token_version)
         raise AuthError(_LOGIN_REFUSED)
+
+    async def authenticate(self, token: str) -> TokenClaims:
+        """The claims of a valid token that was not revoked (logged out, the password
+        changed, the user deleted); `AuthError` otherwise. One indexed query."""
+        claims = self.tokens.claims(token)
+        if not await self._store.token_valid(claims.user_id, claims.version, claims.jti):
+            raise AuthError(_REVOKED)
+        return claims
+
+    async def logout(self, claims: TokenClaims) -> None:
+        """Refuse the token of ``claims`` from now on."""
+        await self._store.revoke_token(claims.user_id, claims.jti, claims.expires_at)
 
 
 def _release(hits: list[tuple[SlidingWindow, str, float]]) -> None:

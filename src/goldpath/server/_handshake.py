@@ -78,12 +78,14 @@ async def authenticate(websocket: WebSocket, state: AppState) -> str | None:
     """The user id, None to close with 4401, or "" when the first frame was too large."""
     if any(name.lower() in _URL_TOKENS for name in websocket.query_params):
         return None  # a token in the URL ends up in logs and history: never accepted
-    tokens = state.auth.tokens
+    auth = state.auth
     header = websocket.headers.get("authorization")
     try:
         if header is not None:
             scheme, _, token = header.partition(" ")
-            return tokens.user_id(token.strip()) if scheme.lower() == "bearer" else None
+            if scheme.lower() != "bearer":
+                return None
+            return (await auth.authenticate(token.strip())).user_id
         try:
             message = await asyncio.wait_for(
                 websocket.receive(), state.settings.auth_timeout_seconds
@@ -96,7 +98,9 @@ async def authenticate(websocket: WebSocket, state: AppState) -> str | None:
         if too_large(text, state.settings.max_frame_bytes):
             return ""
         frame = parse_frame(text)
-        return tokens.user_id(frame.token) if isinstance(frame, AuthFrame) else None
+        if not isinstance(frame, AuthFrame):
+            return None
+        return (await auth.authenticate(frame.token)).user_id
     except (AuthError, FrameError):
         return None
 

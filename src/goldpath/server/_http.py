@@ -7,12 +7,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from goldpath._version import __version__
 from goldpath.errors import AuthError
+from goldpath.server._auth import TokenClaims
 from goldpath.server._errors import ApiError, describe_validation
 from goldpath.server._runs import require_run_id, require_thread_id
 from goldpath.server._schemas import (
@@ -57,16 +58,24 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 State = Annotated[AppState, Depends(app_state)]
 
 
-async def current_user(
+async def token_claims(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The authenticated user's id, from ``Authorization: Bearer <token>``."""
+) -> TokenClaims:
+    """The claims of the valid, unrevoked token in ``Authorization: Bearer <token>``."""
     if credentials is None:
         raise AuthError("send 'Authorization: Bearer <access_token>'; get a token at /auth/login")
-    user_id = app_state(request).auth.tokens.user_id(credentials.credentials)
-    request.state.user_id = user_id
-    return user_id
+    claims = await app_state(request).auth.authenticate(credentials.credentials)
+    request.state.user_id = claims.user_id
+    return claims
+
+
+Claims = Annotated[TokenClaims, Depends(token_claims)]
+
+
+async def current_user(claims: Claims) -> str:
+    """The authenticated user's id."""
+    return claims.user_id
 
 
 User = Annotated[str, Depends(current_user)]
@@ -138,6 +147,13 @@ async def login(request: Request, state: State) -> TokenOut:
     address = request.client.host if request.client else "unknown"
     token = await state.auth.login(body.username, body.password, address)
     return TokenOut(access_token=token.token, expires_in=token.expires_in)
+
+
+@router.post("/auth/logout", status_code=204, responses=_errors(401), tags=["auth"])
+async def logout(claims: Claims, state: State) -> Response:
+    """Revoke the token this request carries: from now on it gets 401, and 4401 on /ws."""
+    await state.auth.logout(claims)
+    return Response(status_code=204)
 
 
 async def _login_body(request: Request) -> LoginBody:

@@ -127,7 +127,9 @@ def run_values(run: RunRecord) -> dict[str, Any]:
 
 
 def user_record(row: Row[Any]) -> UserRecord:
-    return UserRecord(row.user_id, row.username, row.password_hash, row.created_at)
+    return UserRecord(
+        row.user_id, row.username, row.password_hash, row.created_at, row.token_version
+    )
 
 
 def thread_record(row: Row[Any]) -> ThreadRecord:

@@ -20,6 +20,7 @@ class UserRecord:
     username: str
     password_hash: str
     created_at: datetime
+    token_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

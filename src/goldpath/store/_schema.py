@@ -66,7 +66,24 @@ users = Table(
     Column("username_key", String(64), nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("token_version", Integer, nullable=False, server_default="0"),
 )
+"""``token_version`` is in every token issued to the user; changing it revokes them all."""
+
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", String(ID_LENGTH), primary_key=True),
+    Column(
+        "user_id",
+        String(ID_LENGTH),
+        ForeignKey("users.user_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+"""Tokens logged out before they expire (their ``jti``); a row goes once the token expired."""
 
 threads = Table(
     "threads",

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from goldpath.context import new_id
 from goldpath.errors import ConflictError, NotFoundError, StoreError
 
+from ._accounts import AccountMethods
 from ._database import SQLITE_READERS, AsyncDatabase, Database, ThreadedSQLite
 from ._engine import Backend, create_postgresql_engine, create_sqlite_engine, normalise_url
 from ._migrate import upgrade_to_head
@@ -73,7 +74,7 @@ def title_from_message(message: str) -> str | None:
     return words[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-class Store(RunEventMethods):
+class Store(AccountMethods, RunEventMethods):
     """Owner-scoped persistence on SQLite (sqlite3, in threads) or PostgreSQL (asyncpg)."""
 
     backend: Backend
