@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from goldpath.server._agui import agui_id
-from tests.agui import SseEvent, check_run, read_sse
+from tests.agui import SseEvent, check_run, parse_sse, read_sse
 from tests.e2e.conftest import (
     FRAME_TIMEOUT,
     Server,
@@ -149,6 +149,7 @@ async def test_a_run_id_is_used_once_per_user(http: httpx.AsyncClient) -> None:
             422,
             "bad_request",
         ),
+        ({"messages": [{"id": "a", "role": "user", "content": None}]}, 422, "bad_request"),
         ({"threadId": "null"}, 422, "bad_request"),
         ({"runId": " "}, 422, "bad_request"),
         ({"threadId": None}, 422, "bad_request"),
@@ -221,3 +222,26 @@ async def test_a_timeout_ends_the_stream_with_run_error(tmp_path: Path) -> None:
         "REASONING_MESSAGE_END",
         "REASONING_END",
     ]
+
+
+async def test_a_cancelled_run_finishes_with_the_cancelled_outcome(
+    http: httpx.AsyncClient,
+) -> None:
+    user = await new_user(http, "canceller")
+    body = run_input("slow 50", "t", "to-cancel")
+    text = ""
+    async with http.stream("POST", "/ag-ui", json=body, headers=user.headers) as response:
+        chunks = response.aiter_text()
+        async for chunk in chunks:
+            text += chunk
+            if "TEXT_MESSAGE_CONTENT" in text and text.endswith("\n\n"):
+                run_id = agui_id("run", user.user_id, "to-cancel")
+                cancel = await http.post(f"/runs/{run_id}/cancel", headers=user.headers)
+                assert cancel.status_code == 202
+                break
+        async for chunk in chunks:
+            text += chunk
+    events = parse_sse(text)
+    check_run(events)
+    assert events[-2].type == "TEXT_MESSAGE_END"
+    assert events[-1].data["outcome"] == {"type": "cancelled"}

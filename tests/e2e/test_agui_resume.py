@@ -36,6 +36,7 @@ async def test_resuming_at_every_position_gives_exactly_the_rest(http: httpx.Asy
     user = await new_user(http, "resumer")
     live = await ag_ui(http, user, run_input("What is 17 * 23?", "t", "r-every"))
     same(await resume(http, user, "r-every"), live)  # no Last-Event-ID: the whole run
+    same(await resume(http, user, "r-every", f"{live[0].epoch}:0"), live)  # before the first
     for n, event in enumerate(live, 1):
         rest = await resume(http, user, "r-every", event.id)
         same(rest, live[n:])
@@ -144,3 +145,37 @@ async def test_a_goldpath_run_is_not_an_ag_ui_run(http: httpx.AsyncClient) -> No
     run_id = accepted.json()["run_id"]
     response = await http.get(f"/ag-ui/runs/{run_id}/events", headers=user.headers)
     assert response.status_code == 404
+
+
+async def _first(
+    http: httpx.AsyncClient, user: User, body: dict[str, Any], k: int
+) -> list[SseEvent]:
+    """The first ``k`` events of a new run, then the connection drops."""
+    text = ""
+    async with http.stream("POST", "/ag-ui", json=body, headers=user.headers) as response:
+        async for chunk in response.aiter_text():
+            text += chunk
+            if text.count("\n\n") >= k:
+                break
+    return parse_sse(text)[:k]
+
+
+async def test_a_run_in_flight_resumes_exactly_from_every_position(
+    http: httpx.AsyncClient,
+) -> None:
+    """Dropped after each of its events in turn, while another run of the same user
+    streams beside it: the events before plus those after resuming are the whole run."""
+    user = await new_user(http, "everywhere")
+    thread = (await http.post("/threads", json={}, headers=user.headers)).json()["thread_id"]
+    whole = await ag_ui(http, user, run_input("slow 3", "t", "r-0"))
+    for k in range(1, len(whole)):
+        seen = await _first(http, user, run_input("slow 3", "t", f"r-{k}"), k)
+        beside = await http.post(
+            f"/threads/{thread}/runs", json={"message": "slow 2"}, headers=user.headers
+        )
+        assert beside.status_code == 202
+        rest = await resume(http, user, f"r-{k}", seen[-1].id)
+        check_run(seen + rest)
+        kinds = [(e.type, e.offset) for e in seen + rest]
+        assert kinds == [(e.type, e.offset) for e in whole], k
+        same(seen + rest, await resume(http, user, f"r-{k}"))

@@ -33,7 +33,8 @@ async def test_someone_elses_thread_is_not_found(store: Store) -> None:
 async def test_a_thread_not_made_through_agui_has_no_client_id(store: Store) -> None:
     ann = (await store.create_user("ann", "hash")).user_id
     thread = await store.create_thread(ann)
-    assert await store.agui_thread_id(ann, thread.thread_id) is None
+    with pytest.raises(NotFoundError, match="not made by an AG-UI client"):
+        await store.agui_thread_id(ann, thread.thread_id)
 
 
 async def test_a_missing_user_gets_no_thread(store: Store) -> None:

@@ -6,7 +6,7 @@ import json
 
 from tests.agui import check_event, parse_sse
 
-from goldpath.events import AgentStarted, Event, MessageDelta
+from goldpath.events import AgentStarted, Event, MessageDelta, ToolCompleted
 from goldpath.server._agui import agui_id, live
 from goldpath.server._agui_mapping import RunMapping
 from goldpath.stream import InMemoryStreamHub
@@ -55,3 +55,16 @@ def test_client_ids_are_scoped_to_the_user() -> None:
     assert agui_id("thr", "usr_1", "t") != agui_id("thr", "usr_1", "u")
     assert agui_id("run", "usr_1", "t").startswith("run_")
     assert len(agui_id("thr", "usr_1", "x" * 10_000)) == 36
+
+
+def test_a_tool_result_is_text_and_a_string_stays_as_it_is() -> None:
+    mapping = RunMapping("t", "r")
+    results = [
+        mapping.map(Event(n, "run", "thr", "a", TS, ToolCompleted("c", "tool", True, 1.0, result)))
+        for n, result in enumerate(["12:00 UTC", {"a": [1, "é"]}], 1)
+    ]
+    failed = mapping.map(
+        Event(3, "run", "thr", "a", TS, ToolCompleted("c", "t", False, 1.0, error="boom"))
+    )
+    contents = [json.loads(out[0].json)["content"] for out in [*results, failed]]
+    assert contents == ["12:00 UTC", '{"a": [1, "é"]}', "error: boom"]

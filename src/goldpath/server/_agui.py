@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from goldpath.context import is_real_id
-from goldpath.errors import ConflictError, NotFoundError, SubscriptionClosedError
+from goldpath.errors import ConflictError, SubscriptionClosedError
 from goldpath.events import Event
 from goldpath.server._agui_mapping import AguiEvent, RunMapping, messages_snapshot, run_error
 from goldpath.server._agui_replay import KnownEvents, SourcedEvent, known_events, terminal_of
@@ -217,8 +217,6 @@ async def run_events(
     require_run_id(run_id)
     run = await state.store.get_run(user_id, agui_id("run", user_id, run_id))
     thread_id = await state.store.agui_thread_id(user_id, run.thread_id)
-    if thread_id is None:  # a run made elsewhere whose id hashes here: none of AG-UI's
-        raise NotFoundError(f"run {run_id!r} not found; check the run id")
     stream = state.hub.for_user(user_id)
     subscription = await stream.subscribe()
     resumed = _Resume(state, stream, subscription, user_id, run, thread_id, run_id)

@@ -220,14 +220,17 @@ class Store(AccountMethods, RunEventMethods):
             # Another request made the same thread first (PostgreSQL), or the user is gone.
             await self.get_thread(owner_id, thread_id)
 
-    async def agui_thread_id(self, owner_id: str, thread_id: str) -> str | None:
-        """The AG-UI client's own id of the owner's thread ``thread_id``; None for a thread
-        not made through AG-UI. `NotFoundError` for a missing thread or someone else's."""
+    async def agui_thread_id(self, owner_id: str, thread_id: str) -> str:
+        """The AG-UI client's own id of the owner's thread ``thread_id``; `NotFoundError`
+        for a missing thread, someone else's, or one not made through AG-UI."""
         query = select(agui_threads.c.agui_thread_id).where(agui_threads.c.thread_id == thread_id)
 
-        def read(conn: Connection) -> str | None:
+        def read(conn: Connection) -> str:
             owned_thread(conn, owner_id, thread_id)
-            return conn.execute(query).scalar()
+            found: str | None = conn.execute(query).scalar()
+            if found is None:
+                raise NotFoundError(f"thread {thread_id!r} was not made by an AG-UI client")
+            return found
 
         return await self._run("read an AG-UI thread", read, write=False)
 
