@@ -563,3 +563,51 @@ def test_new_name_bound_in_an_enclosing_scope_keeps_the_old_name_as_alias() -> N
             return ExecutionEngine, UserExecutionEngine
         """
     )
+
+
+def test_string_annotations_through_a_module_alias() -> None:
+    code, reports = migrate(
+        """
+        import goldpath.compat as legacy
+
+
+        def f(e: "legacy.ExecutionEngine | None", b: "legacy.AgentWebSocketBridge") -> None:
+            return None
+        """
+    )
+    assert code == expect(
+        """
+        import goldpath.compat as legacy
+        import goldpath
+
+
+        def f(e: "goldpath.UserExecutionEngine | None", b: "legacy.AgentWebSocketBridge") -> None:
+            return None
+        """
+    )
+    assert [r.split(":")[0] for r in reports] == ["1", "4"]
+    assert 'string "legacy.AgentWebSocketBridge" names legacy `legacy` attributes' in reports[1]
+
+
+def test_stuck_use_whose_new_name_is_taken_keeps_the_whole_name() -> None:
+    source = expect(
+        """
+        from goldpath.compat import ExecutionEngine
+
+        UserExecutionEngine = object
+
+
+        async def ok(r, b, c):
+            return ExecutionEngine(r, b, c)
+
+
+        def not_ok(r, b, c):
+            return ExecutionEngine(r, b, c)
+        """
+    )
+    code, reports = migrate(source)
+    assert code == source
+    assert [r.split(":")[0] for r in reports] == ["1", "7", "11"]
+    assert "`UserExecutionEngine` cannot be imported next to `ExecutionEngine`" in reports[0]
+    assert "its import could not move" in reports[1]
+    assert "in a sync function" in reports[2]

@@ -256,3 +256,19 @@ def test_backup_dir_outside_the_tree(tmp_path: Path) -> None:
         rollback_tree(tree)
     assert rollback_tree(tree, backups) == ["a.py"]
     assert (tree / "a.py").read_bytes() == LEGACY.encode()
+
+
+def test_a_change_that_cannot_land_exactly_skips_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No input is known where libcst 1.9's rendering moves an edit off the original text,
+    # so the splice's refusal is forced here to check what the run then does.
+    monkeypatch.setattr("goldpath.ssot._codemods.splice", lambda *_: None)
+    (tmp_path / "a.py").write_bytes(LEGACY.encode())
+    report = migrate_tree(tmp_path, write=True, jobs=1)
+    assert report.changed == []
+    assert report.skipped == [
+        f"{tmp_path / 'a.py'}: a change falls on text libcst does not reproduce exactly; "
+        "make it by hand"
+    ]
+    assert (tmp_path / "a.py").read_bytes() == LEGACY.encode()

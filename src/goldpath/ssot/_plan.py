@@ -323,13 +323,20 @@ class Planner(cst.CSTVisitor):
                         f"`{dotted(parent)}` left as is: `{target.partition('.')[0]}` means "
                         "something else here; rewrite it by hand",
                     )
+            elif isinstance(ref, cst.SimpleString) and (
+                modules := self._annotation(ref, local, module)
+            ):
+                needed |= modules
             else:
                 kept = True
                 if legacy:
                     loud = True
                     self.report(
                         ref,
-                        f"`{local}` used as a module object; left as is: "
+                        f"string {ref.value} names legacy `{local}` attributes without a "
+                        "canonical move; update it by hand"
+                        if isinstance(ref, cst.SimpleString)
+                        else f"`{local}` used as a module object; left as is: "
                         "point it at the canonical module by hand",
                     )
         if not needed:
@@ -348,6 +355,17 @@ class Planner(cst.CSTVisitor):
                 f"`{module}` import kept for the uses left as is (reported at their lines); "
                 "remove it once they are migrated",
             )
+
+    def _annotation(self, ref: cst.SimpleString, local: str, module: str) -> set[str]:
+        """A string annotation (`"legacy.ExecutionEngine | None"`) planned with canonical
+        names; the modules they need, or nothing when one of its names has no move."""
+        pattern = re.compile(rf"(?<![\w.]){re.escape(local)}\.(\w+)")
+        targets = [self.rules.moves.get(f"{module}.{m[1]}") for m in pattern.finditer(ref.value)]
+        if "b" in ref.prefix.lower() or not targets or None in targets:
+            return set()
+        moves = self.rules.moves
+        self.plan.renames[ref] = pattern.sub(lambda m: moves[f"{module}.{m[1]}"], ref.value)
+        return {str(t).rpartition(".")[0] for t in targets}
 
     def _claim(self, scope: Scope, statement: cst.CSTNode, module: str) -> bool:
         """Whether this statement must add `import module` (not yet imported in its scope)."""
