@@ -245,3 +245,18 @@ async def test_a_cancelled_run_finishes_with_the_cancelled_outcome(
     check_run(events)
     assert events[-2].type == "TEXT_MESSAGE_END"
     assert events[-1].data["outcome"] == {"type": "cancelled"}
+
+
+async def test_new_threads_count_against_the_users_cap(tmp_path: Path) -> None:
+    with running(make_settings(tmp_path, threads_per_minute=2)) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=FRAME_TIMEOUT) as http:
+            user = await new_user(http, "threads")
+            for thread in ("one", "two", "one", "two"):  # known threads are not new
+                await ag_ui(http, user, run_input("What is 2 + 2?", thread))
+            refused = await http.post(
+                "/ag-ui", json=run_input("What is 2 + 2?", "three"), headers=user.headers
+            )
+            assert refused.status_code == 429
+            assert refused.json()["error"]["code"] == "rate_limited"
+            assert int(refused.headers["Retry-After"]) > 0
+            assert len((await http.get("/threads", headers=user.headers)).json()) == 2

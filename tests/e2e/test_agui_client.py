@@ -31,7 +31,7 @@ def _node() -> str:
     if node is None:
         missing = "node is not installed: install Node.js 18 or newer to run the AG-UI client test"
     elif not (CLIENT / "node_modules" / "@ag-ui" / "client").is_dir():
-        missing = f"@ag-ui/client is not installed in {CLIENT}: run 'bash scripts/install' (it runs npm ci there)"
+        missing = f"@ag-ui/client is not installed in {CLIENT}: run 'bash scripts/install'"
     if missing is not None:
         if services_required():
             pytest.fail(f"{missing}, and GOLDPATH_REQUIRE_SERVICES=1 says it must be there")

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from goldpath.context import is_real_id
-from goldpath.errors import ConflictError, SubscriptionClosedError
+from goldpath.errors import ConflictError, NotFoundError, SubscriptionClosedError
 from goldpath.events import Event
 from goldpath.server._agui_mapping import AguiEvent, RunMapping, messages_snapshot, run_error
 from goldpath.server._agui_replay import KnownEvents, SourcedEvent, known_events, terminal_of
@@ -145,7 +145,7 @@ async def run_agent(
     thread_id = agui_id("thr", user_id, body.thread_id)
     subscription = await state.hub.for_user(user_id).subscribe()
     try:
-        await state.store.open_agui_thread(user_id, thread_id, body.thread_id)
+        await _open_thread(state, user_id, thread_id, body.thread_id)
         accepted = await state.runs.start(
             user_id,
             message,
@@ -164,6 +164,16 @@ async def run_agent(
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )
+
+
+async def _open_thread(state: AppState, user_id: str, thread_id: str, client_id: str) -> None:
+    """The user's thread for the client's ``threadId``, made on first use; a new one counts
+    against the user's new threads a minute, as ``POST /threads`` does (429 past it)."""
+    try:
+        await state.store.agui_thread_id(user_id, thread_id)
+    except NotFoundError:
+        state.caps.new_thread(user_id)
+        await state.store.open_agui_thread(user_id, thread_id, client_id)
 
 
 async def live(subscription: Subscription, run_id: str, mapping: RunMapping) -> AsyncIterator[str]:
