@@ -29,6 +29,7 @@ SERVER_DIR = Path(server_package.__file__).parent
 OTHER_PROTOCOLS = ("agui", "ag_ui")
 """Server modules that speak another protocol (AG-UI's own event types, docs/ag-ui.md)."""
 
+_JSON_SCHEMA_TYPES = {"string", "number", "integer", "boolean", "object", "array", "null"}
 _ROW = re.compile(r"^\| `([^`]+)` \|", re.M)
 _ITEM = re.compile(r"^- `([^`]+)`(?: \(([^)]*)\))?", re.M)
 
@@ -73,6 +74,7 @@ def _sent_frame_types() -> set[str]:
                         and isinstance(value, ast.Constant)
                         and isinstance(value.value, str)
                         and "." not in value.value  # an ASGI message, "http.response.body"
+                        and value.value not in _JSON_SCHEMA_TYPES  # OpenAPI, {"type": "string"}
                     ):
                         found.add(value.value)
     return found

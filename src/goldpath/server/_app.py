@@ -30,6 +30,7 @@ from goldpath.server._caps import Caps
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
+from goldpath.server._paging import NEXT_CURSOR
 from goldpath.server._runs import RunService
 from goldpath.server._settings import MODELS, Settings
 from goldpath.server._state import AppState
@@ -271,8 +272,9 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            expose_headers=[NEXT_CURSOR],
         )
     app.add_middleware(BodyLimitMiddleware)
     _guard_edges(app)

@@ -6,15 +6,23 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from goldpath._version import __version__
-from goldpath.errors import AuthError
+from goldpath.errors import AuthError, NotFoundError
 from goldpath.server._auth import TokenClaims
 from goldpath.server._errors import ApiError, describe_validation
+from goldpath.server._paging import (
+    MAX_PAGE,
+    NEXT_CURSOR,
+    message_cursor,
+    read_message_cursor,
+    read_thread_cursor,
+    thread_cursor,
+)
 from goldpath.server._runs import require_run_id, require_thread_id
 from goldpath.server._schemas import (
     ErrorBody,
@@ -22,6 +30,7 @@ from goldpath.server._schemas import (
     LoginBody,
     NewThreadBody,
     RegisterBody,
+    RenameThreadBody,
     RunAcceptedOut,
     RunBody,
     RunOut,
@@ -39,7 +48,6 @@ from goldpath.store import DEFAULT_TITLE
 __all__ = ["router"]
 
 HEALTH_TIMEOUT = 2.0
-THREAD_LIST_LIMIT = 1000
 
 _bearer = HTTPBearer(auto_error=False, description="the access_token from POST /auth/login")
 
@@ -175,10 +183,38 @@ async def _login_body(request: Request) -> LoginBody:
         raise ApiError(422, "bad_request", describe_validation(exc.errors())) from None
 
 
-@router.get("/threads", response_model=list[ThreadOut], responses=_errors(401), tags=["threads"])
-async def list_threads(user: User, state: State) -> list[dict[str, Any]]:
-    """The user's threads, newest activity first."""
-    threads = await state.store.list_threads(user, limit=THREAD_LIST_LIMIT)
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description="items per page, 1 to 1,000 (default 1,000)")
+]
+Cursor = Annotated[
+    str | None,
+    Query(description="the X-Next-Cursor header of the previous page; omit for the first"),
+]
+_PAGED = {
+    "headers": {
+        NEXT_CURSOR: {
+            "description": "the cursor of the next page; absent on the last page",
+            "schema": {"type": "string"},
+        }
+    }
+}
+
+
+@router.get(
+    "/threads",
+    response_model=list[ThreadOut],
+    responses={200: _PAGED, **_errors(401, 422)},
+    tags=["threads"],
+)
+async def list_threads(
+    user: User, state: State, response: Response, limit: Limit = MAX_PAGE, cursor: Cursor = None
+) -> list[dict[str, Any]]:
+    """The user's threads, newest activity first, a page at a time."""
+    after = read_thread_cursor(cursor) if cursor is not None else None
+    threads = await state.store.list_threads(user, limit + 1, after=after)
+    if len(threads) > limit:
+        threads = threads[:limit]
+        response.headers[NEXT_CURSOR] = thread_cursor(threads[-1])
     return [thread_out(thread) for thread in threads]
 
 
@@ -204,15 +240,59 @@ async def create_thread(
     "/threads/{thread_id}",
     response_model=ThreadDetailOut,
     response_model_exclude_none=True,
-    responses=_errors(401, 404),
+    responses={200: _PAGED, **_errors(401, 404, 422)},
     tags=["threads"],
 )
-async def get_thread(thread_id: str, user: User, state: State) -> dict[str, Any]:
-    """A thread with its messages, oldest first."""
+async def get_thread(
+    thread_id: str,
+    user: User,
+    state: State,
+    response: Response,
+    limit: Limit = MAX_PAGE,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """A thread with its messages, oldest first, a page of messages at a time."""
     require_thread_id(thread_id)
+    after = read_message_cursor(cursor) if cursor is not None else None
     thread = await state.store.get_thread(user, thread_id)
-    messages = await state.store.list_messages(user, thread_id)
+    try:
+        messages = await state.store.list_messages(user, thread_id, limit + 1, after=after)
+    except NotFoundError:  # the thread is the user's: the cursor names no message of it
+        raise ApiError(422, "bad_request", "cursor: not a cursor of this thread") from None
+    if len(messages) > limit:
+        messages = messages[:limit]
+        response.headers[NEXT_CURSOR] = message_cursor(messages[-1])
     return {**thread_out(thread), "messages": [message_out(m) for m in messages]}
+
+
+@router.patch(
+    "/threads/{thread_id}",
+    response_model=ThreadOut,
+    responses=_errors(401, 404, 422),
+    tags=["threads"],
+)
+async def rename_thread(
+    thread_id: str, body: RenameThreadBody, user: User, state: State
+) -> dict[str, Any]:
+    """Give the thread a new title; its place in the list (``updated_at``) stays."""
+    require_thread_id(thread_id)
+    title = body.title.strip()
+    if not title:
+        raise ApiError(422, "bad_request", "title: a thread's title cannot be empty")
+    return thread_out(await state.store.rename_thread(user, thread_id, title))
+
+
+@router.delete(
+    "/threads/{thread_id}", status_code=204, responses=_errors(401, 404), tags=["threads"]
+)
+async def delete_thread(thread_id: str, user: User, state: State) -> Response:
+    """Delete the thread with its messages, runs and their events; a run of it in flight
+    is cancelled first."""
+    require_thread_id(thread_id)
+    await state.store.get_thread(user, thread_id)  # someone else's: 404 before anything
+    await state.runs.stop_thread(user, thread_id)
+    await state.store.delete_thread(user, thread_id)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -86,6 +86,7 @@ class _Run:
     """A run in flight in this process; ``finishing`` once its result is being stored."""
 
     user_id: str
+    thread_id: str
     task: asyncio.Task[None] | None = None
     started: bool = False
     finishing: bool = False
@@ -180,7 +181,7 @@ class RunService:
             await stack.aclose()
             raise
         history = tuple(Message(m.role, m.text) for m in earlier)
-        run = self._runs[run_id] = _Run(user_id)
+        run = self._runs[run_id] = _Run(user_id, thread_id)
         run.task = asyncio.create_task(
             self._execute(run, stack, engine, agent, message, history), name=f"goldpath {run_id}"
         )
@@ -244,6 +245,20 @@ class RunService:
                 f"run {run_id!r} is already finishing; only a running run can be cancelled"
             )
         run.task.cancel()
+
+    async def stop_thread(self, user_id: str, thread_id: str) -> None:
+        """Cancel the user's runs of the thread in flight here, and wait until each has
+        stored its end (a run already storing its result is waited for, not cancelled)."""
+        await asyncio.sleep(0)  # runs accepted a moment ago take their first step
+        tasks = []
+        for run in tuple(self._runs.values()):
+            if run.user_id != user_id or run.thread_id != thread_id or run.task is None:
+                continue
+            tasks.append(run.task)
+            if not run.finishing:
+                run.task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def shutdown(self) -> None:
         """Cancel every run in flight and wait for each to store its end."""

@@ -18,6 +18,7 @@ __all__ = [
     "MessageOut",
     "NewThreadBody",
     "RegisterBody",
+    "RenameThreadBody",
     "RunAcceptedOut",
     "RunBody",
     "RunOut",
@@ -72,6 +73,10 @@ class TokenOut(BaseModel):
 
 class NewThreadBody(_Body):
     title: Text | None = Field(default=None, max_length=200)
+
+
+class RenameThreadBody(_Body):
+    title: str = Field(min_length=1, max_length=200, description="the new title, not blank")
 
 
 class ThreadOut(BaseModel):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import Row, select, text, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -52,6 +52,7 @@ from ._records import (
 )
 from ._run_events import RunEventMethods, insert_run_events
 from ._schema import ID_LENGTH, agui_threads, messages, runs, threads, users
+from ._threads import ThreadEditMethods
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -74,7 +75,7 @@ def title_from_message(message: str) -> str | None:
     return words[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-class Store(AccountMethods, RunEventMethods):
+class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
     """Owner-scoped persistence on SQLite (sqlite3, in threads) or PostgreSQL (asyncpg)."""
 
     backend: Backend
@@ -170,16 +171,17 @@ class Store(AccountMethods, RunEventMethods):
         await self._run("create a thread", create, write=True)
         return record
 
-    async def list_threads(self, owner_id: str, limit: int = 100) -> list[ThreadRecord]:
-        """Newest activity first; equal ``updated_at`` by ``thread_id``, descending."""
+    async def list_threads(
+        self, owner_id: str, limit: int = 100, *, after: tuple[datetime, str] | None = None
+    ) -> list[ThreadRecord]:
+        """Newest activity first; equal ``updated_at`` by ``thread_id``, descending.
+        ``after`` (a thread's ``updated_at`` and ``thread_id``) starts after that thread."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
-        query = (
-            select(threads)
-            .where(threads.c.owner_id == owner_id)
-            .order_by(threads.c.updated_at.desc(), threads.c.thread_id.desc())
-            .limit(limit)
-        )
+        query = select(threads).where(threads.c.owner_id == owner_id)
+        if after is not None:
+            query = query.where(tuple_(threads.c.updated_at, threads.c.thread_id) < after)
+        query = query.order_by(threads.c.updated_at.desc(), threads.c.thread_id.desc()).limit(limit)
 
         def list_(conn: Connection) -> list[ThreadRecord]:
             return [thread_record(row) for row in conn.execute(query)]
@@ -234,17 +236,34 @@ class Store(AccountMethods, RunEventMethods):
 
         return await self._run("read an AG-UI thread", read, write=False)
 
-    async def list_messages(self, owner_id: str, thread_id: str) -> list[MessageRecord]:
-        """Oldest first; messages saved in the same microsecond keep their insert order."""
-        query = (
-            select(messages)
-            .where(messages.c.thread_id == thread_id)
-            .order_by(messages.c.created_at, messages.c.seq)
+    async def list_messages(
+        self,
+        owner_id: str,
+        thread_id: str,
+        limit: int | None = None,
+        *,
+        after: str | None = None,
+    ) -> list[MessageRecord]:
+        """Oldest first; messages saved in the same microsecond keep their insert order.
+        At most ``limit``; ``after`` (a message id of the thread) starts after that message,
+        `NotFoundError` when the thread has no such message."""
+        query = select(messages).where(messages.c.thread_id == thread_id)
+        if limit is not None:
+            query = query.limit(limit)
+        start = select(messages.c.created_at, messages.c.seq).where(
+            messages.c.thread_id == thread_id, messages.c.message_id == after
         )
 
         def list_(conn: Connection) -> list[MessageRecord]:
             owned_thread(conn, owner_id, thread_id)
-            return [message_record(row) for row in conn.execute(query)]
+            paged = query
+            if after is not None:
+                mark = conn.execute(start).first()
+                if mark is None:
+                    raise NotFoundError(f"thread {thread_id!r} has no message {after!r}")
+                paged = query.where(tuple_(messages.c.created_at, messages.c.seq) > tuple(mark))
+            ordered = paged.order_by(messages.c.created_at, messages.c.seq)
+            return [message_record(row) for row in conn.execute(ordered)]
 
         return await self._run("list messages", list_, write=False)
 
