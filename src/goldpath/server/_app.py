@@ -27,6 +27,7 @@ from goldpath.server._agents import router as agents_router
 from goldpath.server._agui import router as agui_router
 from goldpath.server._auth import Authenticator, PasswordHashing, TokenIssuer
 from goldpath.server._caps import Caps
+from goldpath.server._docs import DOCS_PATHS, serve_docs
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
@@ -260,6 +261,8 @@ def create_app(
         version=__version__,
         summary="Run AI agents for many users at once; every step streams to its own user.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by serve_docs, not from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     _document_errors(app)
@@ -268,6 +271,7 @@ def create_app(
     app.include_router(ws_router)
     app.include_router(agui_router)
     _serve_page(app)
+    serve_docs(app)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -294,8 +298,7 @@ def _agent_registry(agents: AgentRegistry | Iterable[type[Agent]] | None) -> Age
 def _guard_edges(app: FastAPI) -> None:
     """Security headers on every answer (the documentation pages with their own policy),
     and the access log, which sees the request id and the final status."""
-    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=[p for p in docs_paths if p])
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=DOCS_PATHS)
     app.add_middleware(AccessLogMiddleware)
 
 
