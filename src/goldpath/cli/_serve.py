@@ -76,7 +76,7 @@ def serve(
         listener.close()
         fail(str(exc), USAGE)
     typer.echo(describe_storage(settings))
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     options = {"host": settings.host, "port": settings.port, **uvicorn_options(settings)}
     if reload:
         where = "" if settings.port == 0 else f" at {_url(settings.host, settings.port)}"
@@ -110,7 +110,8 @@ def serve(
                     f"goldpath is running at {_url(bound_host, bound_port)} — open it in a browser"
                 )
 
-    server = AnnouncingServer(uvicorn.Config(application, **options))
+    # No logging configuration of uvicorn's own: its lines go through configure_logging's.
+    server = AnnouncingServer(uvicorn.Config(application, **options, log_config=None))
     server.run(sockets=[listener])
 
 

@@ -54,5 +54,13 @@ class AccessLogMiddleware:
                 status,
                 (time.perf_counter() - started) * 1000,
                 as_data(client[0] if client else "-"),
-                extra={"request_id": scope.get("state", {}).get("request_id", "-")},
+                extra=_ids(scope.get("state", {})),
             )
+
+
+def _ids(state: dict[str, str]) -> dict[str, str]:
+    """The request's id, and the user's once authentication named one."""
+    ids = {"request_id": state.get("request_id", "-")}
+    if "user_id" in state:
+        ids["user_id"] = state["user_id"]
+    return ids

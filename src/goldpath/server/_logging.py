@@ -1,13 +1,47 @@
-"""Structured log lines: the message, then the ids of the request, run and connection."""
+"""Structured log lines: ``key=value`` text for people, or one JSON object a line for machines.
+
+``GOLDPATH_LOG_FORMAT`` chooses: ``text`` (the default) writes the message, then the ids of
+the request, run and connection as ``key=value``; ``json`` writes one object per line with
+``ts``, ``level``, ``logger``, ``message``, ``node``, ``user_id``, ``run_id`` and
+``request_id`` always (null when the line is about no user, run or request), the other
+`FIELDS` when given, and ``exc`` (the traceback) for an error that has one.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeAlias
 
-__all__ = ["FIELDS", "KeyValueFormatter", "configure_logging"]
+__all__ = [
+    "FIELDS",
+    "LOG_FORMATS",
+    "JsonFormatter",
+    "KeyValueFormatter",
+    "LogFormat",
+    "configure_logging",
+    "process_node",
+]
 
 FIELDS = ("user_id", "run_id", "request_id", "connection_id", "agent", "status")
 """The ``extra`` keys goldpath's log calls use, shown as ``key=value`` after the message."""
+
+LogFormat: TypeAlias = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+
+_ALWAYS = ("user_id", "run_id", "request_id")
+"""The ids a JSON line always carries, so a query for them needs no "key exists" test."""
+
+LOGGERS = ("goldpath", "uvicorn")
+"""The loggers `configure_logging` writes: goldpath's own and the web server's."""
+
+
+def process_node() -> str:
+    """This process's name in the logs: ``<host>:<pid>``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -25,11 +59,43 @@ class KeyValueFormatter(logging.Formatter):
         return f"{head} {' '.join(pairs)}{newline}{rest}"
 
 
-def configure_logging(level: str) -> None:
-    """Send goldpath's logs to stderr in the key=value form; `goldpath serve` calls this."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line (newlines in values are escaped)."""
+
+    def __init__(self, node: str) -> None:
+        super().__init__()
+        self._node = node
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "node": getattr(record, "node", self._node),
+        }
+        for key in FIELDS:
+            value = getattr(record, key, None)
+            if value is not None or key in _ALWAYS:
+                line[key] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exc"] = record.exc_text
+        return json.dumps(line, default=str)
+
+
+def configure_logging(level: str, log_format: LogFormat = "text", node: str | None = None) -> None:
+    """Send goldpath's and uvicorn's logs to stderr in ``log_format``; `goldpath serve` calls
+    this (and gives uvicorn no logging configuration of its own). ``node`` names this process
+    in JSON lines (default: `process_node`)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(KeyValueFormatter())
-    logger = logging.getLogger("goldpath")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level.upper())
-    logger.propagate = False
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter(node or process_node()))
+    else:
+        handler.setFormatter(KeyValueFormatter())
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, gt=0)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line, for a log collector (docs/observability.md)."""
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
