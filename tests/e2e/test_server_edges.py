@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import re
+import stat
 from pathlib import Path
 
 import httpx
@@ -111,3 +113,17 @@ async def test_the_docs_pages_allow_exactly_their_own_inline_scripts(server: Ser
             }
             assert set(script_src.group(1).split()) == {"'self'", *hashes}
             assert "'unsafe-inline'" not in script_src.group(1)
+
+
+async def test_the_data_dir_and_the_sqlite_file_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh" / "data"
+    old = os.umask(0o022)  # the usual umask, which would leave them readable by all
+    try:
+        with running(make_settings(data_dir)) as srv:
+            async with httpx.AsyncClient(base_url=srv.base_url) as client:
+                assert (await client.get("/health")).status_code == 200
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for path in data_dir.iterdir():  # the database (and its journal files), the secret key
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -236,8 +238,30 @@ async def test_health_degraded(tmp_path: Path) -> None:
         assert response.json() == {
             "status": "degraded",
             "version": __version__,
-            "checks": {"store": "ok", "stream": "the stream backend is unreachable"},
+            "checks": {"store": "ok", "stream": "unavailable; the details are in the server's log"},
         }
+
+
+async def test_health_checks_the_schema_and_tells_clients_no_details(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            assert (await client.get("/health")).status_code == 200
+            database = sqlite3.connect(tmp_path / "goldpath.db")
+            database.execute("DROP TABLE messages")
+            database.commit()
+            database.close()
+            with caplog.at_level(logging.ERROR, logger="goldpath.server"):
+                response = await client.get("/health")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["store"] == "unavailable; the details are in the server's log"
+    assert "goldpath.db" not in response.text
+    logged = [r for r in caplog.records if "health check" in r.getMessage()]
+    assert logged
+    assert "messages" in logged[0].getMessage()
 
 
 async def test_restart_finishes_interrupted_runs(tmp_path: Path) -> None:

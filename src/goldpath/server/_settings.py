@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         self.check_backends()
         updates: dict[str, Any] = {}
         if self.database_url is None or self.secret_key is None:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private if made here
         if self.database_url is None:
             updates["database_url"] = f"sqlite:///{self.data_dir / DATABASE_FILE}"
         if self.secret_key is None:

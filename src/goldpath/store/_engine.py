@@ -11,6 +11,7 @@ two writers (say, two processes) queue on the busy timeout instead of failing wi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,9 +65,13 @@ def create_postgresql_engine(url: URL) -> AsyncEngine:
 
 def create_sqlite_engine(url: URL, pool_size: int) -> Engine:
     """A sync engine on ``sqlite3`` (whatever driver ``url`` names); the parent directory
-    is created so a fresh data dir works. Its connections may move between threads."""
+    is created so a fresh data dir works. A database file made here is readable by its
+    owner only (0600, as SQLite's journal files then are; the directory 0700). Its
+    connections may move between threads."""
     assert url.database is not None  # normalise_url refused the in-memory forms
-    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(url.database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))  # an existing file is kept as is
     engine = create_sync_engine(
         url,
         pool_size=pool_size,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, select, text, tuple_, update
+from sqlalchemy import Row, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -51,7 +51,7 @@ from ._records import (
     UserRecord,
 )
 from ._run_events import RunEventMethods, insert_run_events
-from ._schema import ID_LENGTH, agui_threads, messages, runs, threads, users
+from ._schema import ID_LENGTH, agui_threads, messages, metadata, runs, threads, users
 from ._threads import ThreadEditMethods
 
 DEFAULT_TITLE = "New chat"
@@ -109,10 +109,12 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
         await self._database.close()
 
     async def ping(self) -> None:
-        """Run ``SELECT 1``; raises `StoreError` saying why the database is unusable."""
+        """Read no row of every table, with all of its columns: the database answers and
+        its schema is there. Raises `StoreError` saying why the database is unusable."""
 
         def ping(conn: Connection) -> None:
-            conn.execute(text("SELECT 1"))
+            for table in metadata.sorted_tables:
+                conn.execute(select(table).limit(0))
 
         await self._run("answer a ping", ping, write=False)
 
