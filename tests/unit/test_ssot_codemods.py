@@ -611,3 +611,25 @@ def test_stuck_use_whose_new_name_is_taken_keeps_the_whole_name() -> None:
     assert "`UserExecutionEngine` cannot be imported next to `ExecutionEngine`" in reports[0]
     assert "its import could not move" in reports[1]
     assert "in a sync function" in reports[2]
+
+
+def test_legacy_path_spelled_out_through_the_package_import() -> None:
+    code, reports = migrate(
+        """
+        import goldpath
+
+
+        async def main(r, b, c) -> goldpath.compat.Agent:
+            return goldpath.compat.ExecutionEngine(r, b, c)
+        """
+    )
+    assert code == expect(
+        """
+        import goldpath
+
+
+        async def main(r, b, c) -> goldpath.Agent:
+            return await goldpath.UserExecutionEngine.create_from_legacy(r, b, c)
+        """
+    )
+    assert reports == []

@@ -49,6 +49,7 @@ class Planner(cst.CSTVisitor):
         self.legacy_funcs: set[cst.CSTNode] = set()
         self.imports: list[tuple[cst.ImportFrom, str]] = []
         self.module_imports: list[tuple[cst.ImportAlias, cst.Import | cst.ImportFrom, str]] = []
+        self.spelled_out: list[cst.Attribute] = []
         self.candidates: list[tuple[cst.Call, FactoryRewrite]] = []
         self.pending: list[tuple[cst.CSTNode, str]] = []
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
@@ -122,6 +123,10 @@ class Planner(cst.CSTVisitor):
             return
         self.imports.append((node, module))
 
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if dotted(node) in self.rules.moves:
+            self.spelled_out.append(node)
+
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         value = node.evaluated_value
         if isinstance(value, str) and any(
@@ -186,6 +191,8 @@ class Planner(cst.CSTVisitor):
             self._plan_import(node, module)
         for alias, statement, module in self.module_imports:
             self._plan_module_import(alias, statement, module)
+        for node in self.spelled_out:
+            self._plan_spelled_out(node)
         plan = self.plan
         for call, rewrite in self.candidates:
             func = call.func
@@ -355,6 +362,19 @@ class Planner(cst.CSTVisitor):
                 f"`{module}` import kept for the uses left as is (reported at their lines); "
                 "remove it once they are migrated",
             )
+
+    def _plan_spelled_out(self, node: cst.Attribute) -> None:
+        """`goldpath.compat.ExecutionEngine` reached through `import goldpath`: the canonical
+        `goldpath.UserExecutionEngine` needs no other import."""
+        if node in self.plan.attributes or node in self.stuck:
+            return
+        name = dotted(node)
+        scope = self.get_metadata(ScopeProvider, node, None)
+        if scope is None or {q.name for q in scope.get_qualified_names_for(node)} != {name}:
+            return
+        target = self.rules.moves[name]
+        if target.partition(".")[0] == name.partition(".")[0] and self._root_free(node, target):
+            self.plan.attributes[node] = target
 
     def _annotation(self, ref: cst.SimpleString, local: str, module: str) -> set[str]:
         """A string annotation (`"legacy.ExecutionEngine | None"`) planned with canonical
