@@ -191,8 +191,8 @@ class Planner(cst.CSTVisitor):
             self._plan_import(node, module)
         for alias, statement, module in self.module_imports:
             self._plan_module_import(alias, statement, module)
-        for node in self.spelled_out:
-            self._plan_spelled_out(node)
+        for attribute in self.spelled_out:
+            self._plan_spelled_out(attribute)
         plan = self.plan
         for call, rewrite in self.candidates:
             func = call.func
