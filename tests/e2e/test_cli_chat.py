@@ -77,6 +77,7 @@ def test_a_wrong_password_is_refused_clearly(url: str) -> None:
                   "-m", QUESTION)  # fmt: skip
     assert result.exit_code == 1
     assert "login failed: wrong username or password" in result.stderr
+    assert "--register" not in result.stderr  # the account exists: registering is no fix
 
 
 def test_an_unreachable_server_is_named_with_a_hint() -> None:
@@ -129,3 +130,21 @@ async def test_a_dropped_socket_is_resumed_and_no_event_is_shown_twice(url: str)
     assert "↻ reconnected:" in text
     assert deltas == [f"{i} " for i in range(10)]
     assert text.count("■ completed ok") == 1
+
+
+def test_the_prompt_has_help_new_and_quit_and_names_the_thread_on_leaving(url: str) -> None:
+    lines = ["What is 2 + 3?", "/help", "/new", "What is 4 * 5?", "/nonsense", "/quit", "never"]
+    result = chat("--url", url, "--username", "ivan", "--password", PASSWORD, "--register",
+                  input="\n".join(lines) + "\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "/help  show these commands" in result.stdout
+    assert "/new   start a new thread with the next message" in result.stdout
+    assert "the next message starts a new thread" in result.stdout
+    assert "unknown command /nonsense; /help lists the commands" in result.stderr
+    assert result.stdout.count("■ completed ok") == 2  # "never" came after /quit
+    token = httpx.post(f"{url}/auth/login", json={"username": "ivan", "password": PASSWORD}).json()[
+        "access_token"
+    ]
+    threads = httpx.get(f"{url}/threads", headers={"Authorization": f"Bearer {token}"}).json()
+    assert len(threads) == 2  # /new started the second
+    assert result.stdout.rstrip().endswith(f"thread {threads[0]['thread_id']}")

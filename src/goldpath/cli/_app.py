@@ -12,6 +12,8 @@ app = typer.Typer(
     help="Run AI agents for many users at once and stream every step, live, to its own user.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: sentences wrap at word boundaries and flags show no "<bool>".
+    rich_markup_mode=None,
 )
 
 

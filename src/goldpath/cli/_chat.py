@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 __all__ = ["chat"]
 
 
-@app.command("chat")
+@app.command("chat", short_help="Chat with a server, every step of each run live.")
 def chat(
     username: Annotated[
         str | None,
         typer.Option(
             envvar="GOLDPATH_USERNAME",
+            metavar="NAME",
             help="Account to log in as (asked for when missing).",
         ),
     ] = None,
@@ -35,12 +36,13 @@ def chat(
         str | None,
         typer.Option(
             envvar="GOLDPATH_PASSWORD",
+            metavar="PASSWORD",
             help="Password of the account (asked for, hidden, when missing).",
         ),
     ] = None,
     url: Annotated[
         str,
-        typer.Option(envvar="GOLDPATH_URL", help="Address of the goldpath server."),
+        typer.Option(envvar="GOLDPATH_URL", metavar="URL", help="Address of the goldpath server."),
     ] = "http://127.0.0.1:8000",
     register: Annotated[
         bool,
@@ -50,12 +52,15 @@ def chat(
     ] = False,
     thread: Annotated[
         str | None,
-        typer.Option(help="Continue this thread (its id) instead of starting a new one."),
+        typer.Option(
+            metavar="THREAD_ID", help="Continue this thread instead of starting a new one."
+        ),
     ] = None,
     agent: Annotated[
         str | None,
         typer.Option(
-            help="Agent to run (GET /agents lists them; the server's default when omitted)."
+            metavar="NAME",
+            help="Agent to run (GET /agents lists them; the server's default when omitted).",
         ),
     ] = None,
     message: Annotated[
@@ -63,6 +68,7 @@ def chat(
         typer.Option(
             "-m",
             "--message",
+            metavar="TEXT",
             help="Send this one message, show its run and exit: 0 when the run ended ok, "
             "1 otherwise. Without it, an interactive prompt: Ctrl-C cancels a run, Ctrl-D exits.",
         ),
@@ -111,28 +117,52 @@ async def _one_shot(session: ChatSession, message: str, thread: str | None) -> b
     return outcome.status == "ok"
 
 
+_COMMANDS = (
+    ("/help", "show these commands"),
+    ("/new", "start a new thread with the next message"),
+    ("/quit", "leave (Ctrl-D too); Ctrl-C cancels a run in flight"),
+)
+
+
 def _interactive(
     session: ChatSession, console: Console, errors: Console, thread: str | None
 ) -> bool:
-    """A prompt loop on one event loop, so the connection lives across messages."""
+    """A prompt loop on one event loop, so the connection lives across messages.
+
+    Lines starting with ``/`` are commands (`_COMMANDS`); on leaving, the thread id is
+    printed, as with ``-m``, so the conversation can be continued with ``--thread``.
+    """
     from goldpath.cli._client import ChatClientError
 
     with asyncio.Runner() as runner:
         try:
             runner.run(session.login())
-            console.print(
-                f"logged in at {session.url}; Ctrl-C cancels a run, Ctrl-D exits", style="dim"
-            )
+            console.print(f"logged in at {session.url}; /help lists the commands", style="dim")
             while True:
                 try:
-                    text = console.input("[bold]you ›[/] ")
+                    text = console.input("[bold]you ›[/] ").strip()
                 except KeyboardInterrupt:
                     console.print()
                     continue
                 except EOFError:
                     console.print()
-                    return True
-                if not text.strip():
+                    break
+                if not text:
+                    continue
+                if text.startswith("/"):
+                    command = text.split()[0].lower()
+                    if command == "/quit":
+                        break
+                    if command == "/new":
+                        thread = None
+                        console.print("the next message starts a new thread", style="dim")
+                    elif command == "/help":
+                        for name, what in _COMMANDS:
+                            console.print(f"{name:<6} {what}", markup=False)
+                    else:
+                        errors.print(
+                            f"unknown command {command}; /help lists the commands", markup=False
+                        )
                     continue
                 try:
                     outcome = runner.run(session.chat(text, thread))
@@ -142,3 +172,6 @@ def _interactive(
                 thread = outcome.thread_id or thread
         finally:
             runner.run(session.close())
+    if thread:
+        console.print(f"thread {thread}", style="dim", markup=False)
+    return True

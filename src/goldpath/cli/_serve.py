@@ -26,16 +26,19 @@ _SERVE_HELP = (
 )
 
 
-@app.command(help=_SERVE_HELP)
+@app.command(help=_SERVE_HELP, short_help="Run the server: web page, HTTP API, /ws.")
 def serve(
     host: Annotated[
         str | None,
-        typer.Option(help="Address to listen on (default: GOLDPATH_HOST, else 127.0.0.1)."),
+        typer.Option(
+            metavar="ADDRESS", help="Address to listen on (default: GOLDPATH_HOST, else 127.0.0.1)."
+        ),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            help="Port to listen on, 0 for any free one (default: GOLDPATH_PORT, else 8000)."
+            metavar="PORT",
+            help="Port to listen on, 0 for any free one (default: GOLDPATH_PORT, else 8000).",
         ),
     ] = None,
     reload: Annotated[

@@ -15,11 +15,13 @@ from goldpath.cli._app import app
 
 PathArg = Annotated[
     Path,
-    typer.Argument(help="Directory or file to work on (default: the current directory)."),
+    typer.Argument(
+        metavar="PATH", help="Directory or file to work on (default: the current directory)."
+    ),
 ]
 
 
-@app.command()
+@app.command(short_help="Score a codebase's drift from one source of truth.")
 def check(
     path: PathArg = Path("."),
     json_output: Annotated[
@@ -30,6 +32,7 @@ def check(
         float,
         typer.Option(
             "--fail-under",
+            metavar="SCORE",
             min=0,
             max=100,
             help="Exit with code 1 when the compliance score (0-100) is below this value.",
@@ -39,6 +42,7 @@ def check(
         Path | None,
         typer.Option(
             "--config",
+            metavar="FILE",
             help="Rules TOML file (a pyproject.toml or a plain rules file) instead of the "
             "[tool.goldpath.ssot] section found above PATH.",
         ),
@@ -68,7 +72,7 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(short_help="Rewrite legacy API use to the canonical API.")
 def migrate(
     path: PathArg = Path("."),
     write: Annotated[
@@ -83,19 +87,24 @@ def migrate(
         Path | None,
         typer.Option(
             "--rules",
+            metavar="FILE",
             help="Rules TOML file instead of the [tool.goldpath.ssot] section found above PATH.",
         ),
     ] = None,
     batch_size: Annotated[
         int,
         typer.Option(
-            "--batch-size", min=1, help="Files per batch between --test-cmd runs (with --write)."
+            "--batch-size",
+            min=1,
+            metavar="N",
+            help="Files per batch between --test-cmd runs (with --write).",
         ),
     ] = 50,
     test_cmd: Annotated[
         str | None,
         typer.Option(
             "--test-cmd",
+            metavar="COMMAND",
             help="Shell command run in PATH after each written batch; a batch it fails on is "
             "rolled back and reported, and the run goes on.",
         ),
@@ -110,6 +119,7 @@ def migrate(
         Path | None,
         typer.Option(
             "--backup-dir",
+            metavar="DIR",
             help="Where --write keeps backups and --rollback finds them (default: "
             ".goldpath-migrate/ at PATH's root, which belongs in .gitignore).",
         ),

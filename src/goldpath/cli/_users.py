@@ -30,10 +30,14 @@ user_app = typer.Typer(name="user", help="Manage the server's user accounts.", n
 app.add_typer(user_app)
 
 
-@user_app.command("add")
+@user_app.command("add", short_help="Make an account.")
 def user_add(
     username: Annotated[
-        str, typer.Argument(help="3 to 64 letters, digits, '_', '.' or '-'; unique ignoring case.")
+        str,
+        typer.Argument(
+            metavar="USERNAME",
+            help="3 to 64 letters, digits, '_', '.' or '-'; unique ignoring case.",
+        ),
     ],
     password: Annotated[
         str,
@@ -41,6 +45,7 @@ def user_add(
             prompt=True,
             hide_input=True,
             confirmation_prompt=True,
+            metavar="PASSWORD",
             help="8 to 256 characters; asked for (hidden) when not given.",
         ),
     ],
@@ -69,7 +74,7 @@ async def _add_user(username: str, password: str) -> str:
         return (await store.create_user(username, password_hash)).user_id
 
 
-@user_app.command("list")
+@user_app.command("list", short_help="List the accounts.")
 def user_list() -> None:
     """List the accounts: username, user id and when each was made, one a line."""
     for user in _run(_list_users()):
@@ -81,9 +86,11 @@ async def _list_users() -> list[UserRecord]:
         return await store.list_users()
 
 
-@user_app.command("delete")
+@user_app.command("delete", short_help="Delete an account and all it owns.")
 def user_delete(
-    username: Annotated[str, typer.Argument(help="The account to delete (any letter case).")],
+    username: Annotated[
+        str, typer.Argument(metavar="USERNAME", help="The account to delete (any letter case).")
+    ],
     yes: Annotated[
         bool, typer.Option("--yes", help="Do not ask for confirmation.", show_default=False)
     ] = False,
@@ -100,15 +107,18 @@ async def _delete_user(username: str) -> UserRecord:
         return await store.delete_user(username)
 
 
-@user_app.command("passwd")
+@user_app.command("passwd", short_help="Change an account's password.")
 def user_passwd(
-    username: Annotated[str, typer.Argument(help="The account (any letter case).")],
+    username: Annotated[
+        str, typer.Argument(metavar="USERNAME", help="The account (any letter case).")
+    ],
     password: Annotated[
         str,
         typer.Option(
             prompt="New password",
             hide_input=True,
             confirmation_prompt=True,
+            metavar="PASSWORD",
             help="The new password, 8 to 256 characters; asked for (hidden) when not given.",
         ),
     ],
