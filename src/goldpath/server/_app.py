@@ -32,6 +32,7 @@ from goldpath.server._errors import Problem, install_error_handlers, problem_res
 from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
 from goldpath.server._paging import NEXT_CURSOR
+from goldpath.server._ready import router as ready_router
 from goldpath.server._runs import RunService
 from goldpath.server._settings import MODELS, Settings
 from goldpath.server._state import AppState
@@ -267,6 +268,7 @@ def create_app(
     install_error_handlers(app)
     _document_errors(app)
     app.include_router(http_router)
+    app.include_router(ready_router)
     app.include_router(agents_router)
     app.include_router(ws_router)
     app.include_router(agui_router)

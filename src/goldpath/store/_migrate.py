@@ -51,3 +51,15 @@ def upgrade_to_head(connection: Connection) -> None:
             ) from exc
     if current != script.get_current_head():
         command.upgrade(config, "head")
+
+
+def require_current_schema(connection: Connection) -> None:
+    """`SchemaVersionError` unless the database's schema revision is this code's head: a
+    process started before a migration (or after a newer one) is not ready to serve."""
+    current = MigrationContext.configure(connection).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if current != head:
+        raise SchemaVersionError(
+            f"database schema revision {current} is not this goldpath's {head}; run the "
+            "goldpath version that matches the database, or restart to upgrade it"
+        )

@@ -23,7 +23,7 @@ from goldpath.errors import ConflictError, NotFoundError, StoreError
 from ._accounts import AccountMethods
 from ._database import SQLITE_READERS, AsyncDatabase, Database, ThreadedSQLite
 from ._engine import Backend, create_postgresql_engine, create_sqlite_engine, normalise_url
-from ._migrate import upgrade_to_head
+from ._migrate import require_current_schema, upgrade_to_head
 from ._queries import (
     FINISH_RUN,
     INSERT_RUN,
@@ -117,6 +117,11 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
                 conn.execute(select(table).limit(0))
 
         await self._run("answer a ping", ping, write=False)
+
+    async def check_schema(self) -> None:
+        """Raise `SchemaVersionError` unless the schema is at this code's revision, and
+        `StoreError` when the database cannot be read; ``/ready`` calls this."""
+        await self._run("read the schema revision", require_current_schema, write=False)
 
     # users
 
