@@ -39,6 +39,7 @@ __all__ = [
     "text_stream",
     "tool_call_delta",
     "tool_call_stream",
+    "usage_chunk",
 ]
 
 _MODEL = "test-model"
@@ -88,12 +89,33 @@ def chunk(delta: Mapping[str, Any], finish_reason: str | None = None) -> dict[st
     }
 
 
-def text_stream(*pieces: str, finish_reason: str | None = "stop") -> ChatStream:
-    """An answer streamed in ``pieces``; ``finish_reason=None`` never finishes it."""
+def usage_chunk(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    """The last chunk of a stream asked for with ``include_usage``: no choices, the counts."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": _MODEL,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def text_stream(
+    *pieces: str, finish_reason: str | None = "stop", usage: tuple[int, int] | None = None
+) -> ChatStream:
+    """An answer streamed in ``pieces``; ``finish_reason=None`` never finishes it; ``usage``
+    (prompt, completion tokens) adds the usage chunk at the end."""
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": piece}) for piece in pieces]
     if finish_reason is not None:
         chunks.append(chunk({}, finish_reason))
+    if usage is not None:
+        chunks.append(usage_chunk(*usage))
     return ChatStream(tuple(chunks), done=finish_reason is not None)
 
 
@@ -110,9 +132,12 @@ def tool_call_delta(
     return chunk({"tool_calls": [call]})
 
 
-def tool_call_stream(*calls: tuple[str, str, str], pieces: int = 3) -> ChatStream:
+def tool_call_stream(
+    *calls: tuple[str, str, str], pieces: int = 3, usage: tuple[int, int] | None = None
+) -> ChatStream:
     """Calls ``(id, name, arguments JSON)``, each opened then its arguments sent in
-    ``pieces`` fragments, the calls' fragments interleaved by index."""
+    ``pieces`` fragments, the calls' fragments interleaved by index; ``usage`` as in
+    `text_stream`."""
     chunks = [chunk({"role": "assistant", "content": None})]
     chunks += [tool_call_delta(i, id=id, name=name) for i, (id, name, _) in enumerate(calls)]
     for part in range(pieces):
@@ -122,6 +147,8 @@ def tool_call_stream(*calls: tuple[str, str, str], pieces: int = 3) -> ChatStrea
             if fragment:
                 chunks.append(tool_call_delta(index, arguments=fragment))
     chunks.append(chunk({}, "tool_calls"))
+    if usage is not None:
+        chunks.append(usage_chunk(*usage))
     return ChatStream(tuple(chunks))
 
 

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from goldpath.agents import Agent, AgentRegistry
 from goldpath.context import UserExecutionContext
@@ -26,7 +27,7 @@ from goldpath.events import (
     EventSink,
     RunStatus,
 )
-from goldpath.models import ChatModel, Message, OfflineModel
+from goldpath.models import ChatModel, Message, MeteredModel, OfflineModel, Usage
 from goldpath.tools import BUILTIN_TOOLS, Tool, ToolDispatcher
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("goldpath.engine")
+
+_NO_MODELS: Mapping[str, ChatModel] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,8 @@ class RunOutcome:
     duration_ms: float
     text: str | None = None
     error: str | None = None
+    usage: Usage | None = None
+    """The tokens the run's model calls used, when the model reported them."""
 
 
 ProcessEngines = Callable[[UserExecutionContext], "UserExecutionEngine"]
@@ -97,7 +102,7 @@ class UserExecutionEngine:
     does. The engine holds no global state: everything it uses was handed to it.
     """
 
-    __slots__ = ("_agents", "_context", "_limits", "_model", "_sink", "_tools")
+    __slots__ = ("_agent_models", "_agents", "_context", "_limits", "_model", "_sink", "_tools")
 
     def __init__(
         self,
@@ -108,10 +113,12 @@ class UserExecutionEngine:
         agents: AgentRegistry,
         tools: Mapping[str, Tool],
         limits: RunLimits,
+        agent_models: Mapping[str, ChatModel] = _NO_MODELS,
     ) -> None:
         self._context = context
         self._sink = sink
         self._model = model
+        self._agent_models = agent_models
         self._agents = agents
         self._tools = tools
         self._limits = limits
@@ -184,6 +191,7 @@ class UserExecutionEngine:
             context,
             sink=sink,
             model=made._model if made is not None else OfflineModel(),
+            agent_models=made._agent_models if made is not None else _NO_MODELS,
             agents=registry,
             tools=made._tools if made is not None else {t.name: t for t in BUILTIN_TOOLS},
             limits=made._limits if made is not None else RunLimits(),
@@ -211,9 +219,12 @@ class UserExecutionEngine:
         if isinstance(agent, str):
             if agent not in self._agents:
                 raise UnknownAgentError(agent, self._agents.names())
-            emitter = self.emitter(agent)
+            name = agent
         else:
-            emitter = self.emitter(agent.name)
+            name = agent.name
+        emitter = self.emitter(name)
+        # The agent's model, or the engine's; usage is counted for this run only.
+        model = MeteredModel(self._agent_models.get(name, self._model))
         tools = ToolDispatcher(
             context,
             self._tools,
@@ -238,7 +249,7 @@ class UserExecutionEngine:
                     message,
                     emitter=emitter,
                     tools=tools,
-                    model=self._model,
+                    model=model,
                     history=history,
                 )
             status = "ok"
@@ -260,6 +271,7 @@ class UserExecutionEngine:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 text=text,
                 error=error,
+                usage=model.usage,
             )
             cancelled_while_saving = False
             if on_complete is not None:
@@ -272,13 +284,17 @@ class UserExecutionEngine:
                         duration_ms=outcome.duration_ms,
                         text=outcome.text,
                         error="the run was cancelled while its result was being saved",
+                        usage=outcome.usage,
                     )
+            usage = outcome.usage
             await emitter.emit(
                 AgentCompleted(
                     status=outcome.status,
                     duration_ms=outcome.duration_ms,
                     text=outcome.text,
                     error=outcome.error,
+                    input_tokens=usage.input_tokens if usage is not None else None,
+                    output_tokens=usage.output_tokens if usage is not None else None,
                 )
             )
             if cancelled_while_saving:
@@ -342,5 +358,6 @@ async def _completed(
             duration_ms=outcome.duration_ms,
             text=outcome.text,
             error="the run's result could not be saved; try again in a moment",
+            usage=outcome.usage,
         )
     return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from goldpath.agents import AgentRegistry, builtin_agents
 from goldpath.context import UserExecutionContext
@@ -22,19 +23,32 @@ __all__ = [
 
 
 class ExecutionEngineFactory:
-    """Holds what every engine shares (streams, model, agents, tools, limits) and makes engines.
+    """Holds what every engine shares (streams, models, agents, tools, limits) and makes engines.
+
+    ``model`` is the model of every agent that names none; ``models`` holds, by name, the
+    models agents name (their ``model`` attribute, e.g. ``"openai:gpt-4o"``). An agent
+    naming a model that is not there is a `ConfigurationError` here, at start-up.
 
     `user_execution_engine` is the golden path: it takes one of the user's run slots,
     wires the engine to that user's stream, and always gives the slot back.
     """
 
-    __slots__ = ("_agents", "_in_flight", "_limits", "_model", "_streams", "_tools")
+    __slots__ = (
+        "_agent_models",
+        "_agents",
+        "_in_flight",
+        "_limits",
+        "_model",
+        "_streams",
+        "_tools",
+    )
 
     def __init__(
         self,
         *,
         streams: EventSinks,
         model: ChatModel | None = None,
+        models: Mapping[str, ChatModel] | None = None,
         agents: AgentRegistry | None = None,
         tools: Iterable[Tool] = BUILTIN_TOOLS,
         limits: RunLimits | None = None,
@@ -43,6 +57,7 @@ class ExecutionEngineFactory:
         self._model: ChatModel = model if model is not None else OfflineModel()
         self._agents = agents if agents is not None else builtin_agents()
         self._agents.freeze()
+        self._agent_models = _agent_models(self._agents, models or {})
         self._tools = tool_table(tools)
         self._limits = limits if limits is not None else RunLimits()
         self._in_flight: dict[str, int] = {}
@@ -73,6 +88,7 @@ class ExecutionEngineFactory:
             context,
             sink=self._streams.for_user(context.user_id),
             model=self._model,
+            agent_models=self._agent_models,
             agents=self._agents,
             tools=self._tools,
             limits=self._limits,
@@ -98,6 +114,25 @@ class ExecutionEngineFactory:
             self._in_flight[user_id] = left
         else:
             del self._in_flight[user_id]
+
+
+def _agent_models(
+    agents: AgentRegistry, models: Mapping[str, ChatModel]
+) -> Mapping[str, ChatModel]:
+    """Each agent that names a model, by agent name, with that model."""
+    chosen: dict[str, ChatModel] = {}
+    for agent in agents.classes():
+        if agent.model is None:
+            continue
+        found = models.get(agent.model)
+        if found is None:
+            given = ", ".join(sorted(models)) or "none"
+            raise ConfigurationError(
+                f"agent {agent.name!r} names the model {agent.model!r}, which the factory was "
+                f"not given (models: {given}); pass it in models={{{agent.model!r}: ...}}"
+            )
+        chosen[agent.name] = found
+    return MappingProxyType(chosen)
 
 
 class UserEngineSlot:

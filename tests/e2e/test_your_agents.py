@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from goldpath import BUILTIN_TOOLS, Agent, AgentRegistry, Emitter, MessageDelta, tool
+from goldpath.agents import Supervisor
 from goldpath.context import UserExecutionContext
-from goldpath.errors import RegistryError, ToolDefinitionError
+from goldpath.errors import ConfigurationError, RegistryError, ToolDefinitionError
 from goldpath.models import ChatModel, Message
 from goldpath.server import create_app
 from goldpath.tools import ToolDispatcher
@@ -24,6 +25,7 @@ from tests.e2e.conftest import (
     open_ws,
     running,
 )
+from tests.openai_server import OpenAITestServer, text_stream
 
 pytestmark = pytest.mark.e2e
 
@@ -145,6 +147,65 @@ async def test_an_agent_registry_and_the_builtin_tools_too(tmp_path: Path) -> No
             accepted = await ws.chat("tools?")
             frames = await ws.run_to_end(accepted["run_id"])
     assert frames[-1]["data"]["result"] == {"text": "calculator, clock, shout"}
+
+
+class Writer(Supervisor):
+    """Writes, with the big model."""
+
+    name = "writer"
+    model = "openai:model-a"
+
+
+class Triage(Supervisor):
+    """Sorts, with the small model."""
+
+    name = "triage"
+    model = "openai:model-b"
+
+
+async def test_agents_run_with_the_models_they_name(tmp_path: Path) -> None:
+    async with OpenAITestServer(
+        text_stream("Written.", usage=(11, 2)), text_stream("Sorted.", usage=(13, 3))
+    ) as endpoint:
+        settings = make_settings(tmp_path, openai_base_url=endpoint.base_url, openai_api_key="test")
+        app = create_app(settings, agents=[Supervisor, Writer, Triage], model=TestModel())
+        with running(settings, app) as srv:
+            async with httpx.AsyncClient(base_url=srv.base_url, timeout=15) as http:
+                user = await new_user(http)
+                ws, _ = await open_ws(srv, user)
+                async with ws.connection:
+                    ends = []
+                    for agent in ("writer", "triage", "supervisor"):
+                        accepted = await ws.chat("What is 2 + 2?", agent=agent)
+                        ends.append((await ws.run_to_end(accepted["run_id"]))[-1])
+                runs = [
+                    (await http.get(f"/runs/{end['run_id']}", headers=user.headers)).json()
+                    for end in ends
+                ]
+    assert [body["model"] for body in endpoint.chat_requests] == ["model-a", "model-b"]
+    assert [end["data"]["result"]["text"] for end in ends[:2]] == ["Written.", "Sorted."]
+    assert ends[0]["data"]["usage"] == {"input_tokens": 11, "output_tokens": 2}
+    assert ends[1]["data"]["usage"] == {"input_tokens": 13, "output_tokens": 3}
+    assert "usage" not in ends[2]["data"]  # the default model (offline) reports none
+    assert "4" in ends[2]["data"]["result"]["text"]
+    assert [run.get("usage") for run in runs] == [
+        {"input_tokens": 11, "output_tokens": 2},
+        {"input_tokens": 13, "output_tokens": 3},
+        None,
+    ]
+
+
+def test_an_agent_naming_a_model_goldpath_does_not_know(tmp_path: Path) -> None:
+    class Misnamed(Echo):
+        name = "misnamed"
+        model = "gpt-4o"
+
+    with pytest.raises(ConfigurationError) as raised:
+        create_app(make_settings(tmp_path), agents=[Echo, Misnamed])
+    assert str(raised.value) == (
+        "agent 'misnamed' names the model 'gpt-4o', which goldpath does not know; use "
+        "offline, openai or openai:<model name>"
+    )
 
 
 def test_two_agents_with_one_name_are_refused(tmp_path: Path) -> None:

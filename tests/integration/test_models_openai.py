@@ -16,7 +16,7 @@ import pytest
 
 from goldpath import ExecutionEngineFactory, InMemoryStreamHub, Replay, UserExecutionContext
 from goldpath.errors import ModelError
-from goldpath.models import Message, ModelOutput, TextDelta, Thought, ToolCall
+from goldpath.models import Message, ModelOutput, TextDelta, Thought, ToolCall, Usage
 from goldpath.models.openai import OpenAIChatModel
 from goldpath.tools import calculator
 from tests.openai_server import (
@@ -70,9 +70,47 @@ async def test_text_arrives_as_deltas(server: OpenAITestServer, model: OpenAICha
     [body] = server.chat_requests
     assert body["model"] == "test-model"
     assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
     assert body["messages"] == [{"role": "user", "content": "hi"}]
     assert "tools" not in body
     assert server.requests[0].headers["authorization"] == "Bearer test"
+
+
+async def test_the_usage_the_endpoint_reports_is_the_last_output(
+    server: OpenAITestServer, model: OpenAIChatModel
+) -> None:
+    server.script(
+        text_stream("Hi.", usage=(12, 3)),
+        tool_call_stream(("call_1", "calculator", '{"expression": "1+1"}'), usage=(20, 7)),
+    )
+    assert await collect(model) == [TextDelta("Hi."), Usage(12, 3)]
+    assert await collect(model, tools=[CALCULATOR]) == [
+        ToolCall("call_1", "calculator", {"expression": "1+1"}),
+        Usage(20, 7),
+    ]
+
+
+async def test_a_run_adds_up_the_usage_of_its_model_calls(server: OpenAITestServer) -> None:
+    server.script(
+        tool_call_stream(("call_calc", "calculator", '{"expression": "17 * 23"}'), usage=(50, 9)),
+        text_stream("391.", usage=(70, 4)),
+    )
+    model = OpenAIChatModel(base_url=server.base_url, api_key="test", model="test-model")
+    hub = InMemoryStreamHub()
+    factory = ExecutionEngineFactory(streams=hub, model=model)
+    context = UserExecutionContext.create("user-1", "thread-1")
+    events = await hub.for_user("user-1").subscribe()
+    try:
+        async with factory.user_execution_engine(context) as engine:
+            outcome = await engine.run("supervisor", "What is 17 * 23?")
+    finally:
+        await model.close()
+    assert outcome.usage == Usage(120, 13)
+    frames = []
+    while events.pending():
+        frames.append(json.loads((await events.get()).json))
+    assert frames[-1]["data"]["usage"] == {"input_tokens": 120, "output_tokens": 13}
+    assert "usage" not in json.dumps(frames[:-1])  # the agent never saw a Usage output
 
 
 async def test_messages_and_tools_are_sent_in_the_api_shape(

@@ -208,6 +208,19 @@ async def test_start_chat_makes_the_thread_or_reads_its_recent_history(store: St
     assert [r.run_id for r in [await store.get_run(ann, "run_3")]] == ["run_3"]
 
 
+async def test_finish_run_keeps_the_usage_the_model_reported(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    await store.start_run(ann, thread_id, "run_2", "supervisor", "q")
+    counted = await store.finish_run(
+        ann, "run_1", "ok", "a", None, input_tokens=1200, output_tokens=34
+    )
+    assert (counted.input_tokens, counted.output_tokens) == (1200, 34)
+    assert await store.get_run(ann, "run_1") == counted
+    uncounted = await store.finish_run(ann, "run_2", "ok", "b", None)
+    assert (uncounted.input_tokens, uncounted.output_tokens) == (None, None)
+
+
 @pytest.mark.parametrize(
     ("status", "text", "error"),
     [("ok", "the answer", None), ("cancelled", "a partial ans", None), ("error", None, "boom")],

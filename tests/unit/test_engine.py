@@ -19,7 +19,7 @@ from tests.helpers import (
 from goldpath.agents import Agent, AgentRegistry, Supervisor
 from goldpath.context import UserExecutionContext
 from goldpath.engine import RunLimits, RunOutcome, SilentSink, UserExecutionEngine
-from goldpath.errors import GoldpathError, UnknownAgentError
+from goldpath.errors import ConfigurationError, GoldpathError, UnknownAgentError
 from goldpath.events import AgentCompleted, AgentStarted, Emitter, Event, EventData, MessageDelta
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import (
@@ -32,6 +32,7 @@ from goldpath.models import (
     TextDelta,
     Thought,
     ToolCall,
+    Usage,
 )
 from goldpath.stream import InMemoryStreamHub
 from goldpath.tools import BUILTIN_TOOLS, ToolDispatcher, tool
@@ -146,6 +147,77 @@ async def test_ok_run() -> None:
     assert (completed.status, completed.text, completed.error) == ("ok", "Hi there", None)
     assert completed.duration_ms == outcome.duration_ms >= 0
     assert {e.agent for e in events} == {"supervisor"}
+
+
+async def test_the_usage_the_model_reports_ends_the_run() -> None:
+    factory = _factory(
+        [ToolCall("c1", "calculator", {"expression": "2+2"}), Usage(40, 5)],
+        [TextDelta("4"), Usage(60, 1)],
+    )
+    outcome, events = await _run(factory)
+    assert outcome.usage == Usage(100, 6)
+    completed = _completed(events)
+    assert (completed.input_tokens, completed.output_tokens) == (100, 6)
+    assert completed.to_data()["usage"] == {"input_tokens": 100, "output_tokens": 6}
+
+
+async def test_no_usage_when_the_model_reports_none() -> None:
+    outcome, events = await _run(_factory([TextDelta("4")]))
+    assert outcome.usage is None
+    assert "usage" not in _completed(events).to_data()
+
+
+async def test_usage_is_kept_when_the_run_fails_after_a_model_call() -> None:
+    factory = _factory([ToolCall("c1", "broken", {}), Usage(9, 2)], [Fail("gone")])
+    outcome, events = await _run(factory)
+    assert (outcome.status, outcome.usage) == ("error", Usage(9, 2))
+    assert _completed(events).input_tokens == 9
+
+
+async def test_an_agent_runs_with_the_model_it_names() -> None:
+    class Named(Crashing):
+        name = "named"
+        model = "openai:big"
+
+        async def run(
+            self,
+            context: UserExecutionContext,
+            message: str,
+            *,
+            emitter: Emitter,
+            tools: ToolDispatcher,
+            model: ChatModel,
+            history: Sequence[Message] = (),
+        ) -> str:
+            return model.name
+
+    big = ScriptedModel([[TextDelta("x")]], name="big")
+    factory = ExecutionEngineFactory(
+        streams=InMemoryStreamHub(),
+        model=ScriptedModel([[TextDelta("x")]], name="small"),
+        models={"openai:big": big},
+        agents=AgentRegistry([Named, Historian]),
+    )
+    engine = factory.create_for_user(UserExecutionContext.create("u1", "t1"))
+    assert (await engine.run("named", "which?")).text == "big"
+    assert (await engine.run(Named(), "which?")).text == "big"
+
+
+def test_an_agent_naming_a_model_the_factory_lacks() -> None:
+    class Named(Crashing):
+        name = "named"
+        model = "openai:big"
+
+    with pytest.raises(ConfigurationError) as raised:
+        ExecutionEngineFactory(
+            streams=InMemoryStreamHub(),
+            models={"offline": ScriptedModel([])},
+            agents=AgentRegistry([Named]),
+        )
+    assert str(raised.value) == (
+        "agent 'named' names the model 'openai:big', which the factory was not given "
+        "(models: offline); pass it in models={'openai:big': ...}"
+    )
 
 
 async def test_agent_raising_ends_with_error_and_is_not_raised(

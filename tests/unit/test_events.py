@@ -72,6 +72,16 @@ CASES: list[tuple[EventData, str, dict[str, Any]]] = [
         {"status": "cancelled", "duration_ms": 3.0},
     ),
     (
+        AgentCompleted("ok", 5.0, text="hi", input_tokens=120, output_tokens=13),
+        "agent_completed",
+        {
+            "status": "ok",
+            "result": {"text": "hi"},
+            "duration_ms": 5.0,
+            "usage": {"input_tokens": 120, "output_tokens": 13},
+        },
+    ),
+    (
         AgentCompleted("timeout", duration_ms=3.0, text="partial", error="too long"),
         "agent_completed",
         {

@@ -11,7 +11,7 @@ import pytest
 
 from goldpath import ConfigurationError, OfflineModel
 from goldpath.server import Settings
-from goldpath.server._app import make_model
+from goldpath.server._models import make_model
 
 pytestmark = pytest.mark.unit
 
@@ -93,11 +93,23 @@ def test_refused(tmp_path: Path) -> None:
 
 
 async def test_models() -> None:
-    assert isinstance(make_model(Settings()), OfflineModel)
-    chosen = make_model(
-        Settings(model="openai", openai_model="m", openai_base_url="http://127.0.0.1:9/v1")
-    )
+    settings = Settings(openai_model="m", openai_base_url="http://127.0.0.1:9/v1")
+    assert isinstance(make_model("offline", settings), OfflineModel)
+    chosen = make_model("openai", settings)
+    named = make_model("openai:gpt-4o", settings)
     try:
         assert chosen.name == "openai:m"
+        assert named.name == "openai:gpt-4o"
     finally:
         await chosen.close()  # type: ignore[attr-defined]
+        await named.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["openai:", "offline:x", "llama", "OpenAI", ""])
+def test_model_names_goldpath_does_not_know(name: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings(model=name)
+    assert str(raised.value) == (
+        f"GOLDPATH_MODEL is {name!r}; set it to offline, openai or openai:<model name>"
+    )
+    assert Settings(model="openai:llama3.1:8b").model == "openai:llama3.1:8b"

@@ -21,11 +21,14 @@ class Agent:
     lives for one run and one user only. Everything a run may use arrives as arguments.
 
     ``description``, what users are told the agent does (``GET /agents``), is the class's
-    own docstring unless the class sets it.
+    own docstring unless the class sets it. ``model`` names the chat model the agent runs
+    with (``offline``, ``openai`` or ``openai:<model name>``, as ``GOLDPATH_MODEL``); None,
+    the default, is the deployment's model.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    model: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from goldpath.agents._base import Agent
 from goldpath.context import UserExecutionContext
 from goldpath.events import AgentThinking, Emitter, MessageDelta
-from goldpath.models import ChatModel, Message, TextDelta, ToolCall
+from goldpath.models import ChatModel, Message, TextDelta, Thought, ToolCall
 from goldpath.tools import ToolDispatcher
 
 __all__ = ["Supervisor"]
@@ -47,7 +47,7 @@ class Supervisor(Agent):
                     await emitter.emit(MessageDelta(output.text))
                 elif isinstance(output, ToolCall):
                     calls.append(output)
-                else:
+                elif isinstance(output, Thought):
                     await emitter.emit(AgentThinking(output.text))
             text = "".join(pieces)
             if not calls:

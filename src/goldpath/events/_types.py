@@ -142,13 +142,19 @@ class MessageDelta:
 
 @dataclass(frozen=True, slots=True)
 class AgentCompleted:
-    """The run ended; every run has exactly one, last."""
+    """The run ended; every run has exactly one, last.
+
+    ``input_tokens`` and ``output_tokens`` are the run's model usage, sent as ``usage``,
+    when its model reported it.
+    """
 
     type: ClassVar[str] = "agent_completed"
     status: RunStatus
     duration_ms: float
     text: str | None = None
     error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"status": self.status}
@@ -157,6 +163,11 @@ class AgentCompleted:
         if self.error is not None:
             data["error"] = self.error
         data["duration_ms"] = self.duration_ms
+        if self.input_tokens is not None:
+            data["usage"] = {
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+            }
         return data
 
 
@@ -234,11 +245,14 @@ def _data_from_wire(kind: str, data: Mapping[str, Any]) -> EventData:
         return MessageDelta(delta=data["delta"])
     if kind == "agent_completed":
         result = data.get("result")
+        usage = data.get("usage")
         return AgentCompleted(
             status=data["status"],
             duration_ms=data["duration_ms"],
             text=result["text"] if result is not None else None,
             error=data.get("error"),
+            input_tokens=usage["input_tokens"] if usage is not None else None,
+            output_tokens=usage["output_tokens"] if usage is not None else None,
         )
     raise ValueError(f"unknown event type {kind!r}")
 

@@ -4,14 +4,26 @@ The OpenAI-compatible provider lives in `goldpath.models.openai` and needs the `
 extra; it is imported only when chosen.
 """
 
-from goldpath.models._base import ChatModel, Message, ModelOutput, TextDelta, Thought, ToolCall
+from goldpath.models._base import (
+    ChatModel,
+    Message,
+    ModelOutput,
+    TextDelta,
+    Thought,
+    ToolCall,
+    Usage,
+)
+from goldpath.models._metered import MeteredModel
+from goldpath.models._spec import MODEL_NAMES, split_model_name
 from goldpath.models.offline import OfflineModel
 from goldpath.models.scripted import Fail, Pause, ScriptedModel, ScriptStep
 
 __all__ = [
+    "MODEL_NAMES",
     "ChatModel",
     "Fail",
     "Message",
+    "MeteredModel",
     "ModelOutput",
     "OfflineModel",
     "Pause",
@@ -20,4 +32,6 @@ __all__ = [
     "TextDelta",
     "Thought",
     "ToolCall",
+    "Usage",
+    "split_model_name",
 ]

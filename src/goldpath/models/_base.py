@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 
-__all__ = ["ChatModel", "Message", "ModelOutput", "TextDelta", "Thought", "ToolCall"]
+__all__ = ["ChatModel", "Message", "ModelOutput", "TextDelta", "Thought", "ToolCall", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,18 @@ class ToolCall:
     arguments: Any
 
 
-ModelOutput: TypeAlias = TextDelta | Thought | ToolCall
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """The tokens one model call used, as the model reported them; its last output.
+
+    The engine adds up a run's calls for ``agent_completed``; agents never see it.
+    """
+
+    input_tokens: int
+    output_tokens: int
+
+
+ModelOutput: TypeAlias = TextDelta | Thought | ToolCall | Usage
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from openai.types.chat import (
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 
 from goldpath.errors import ConfigurationError, ModelError
-from goldpath.models._base import Message, ModelOutput, TextDelta, Thought, ToolCall
+from goldpath.models._base import Message, ModelOutput, TextDelta, Thought, ToolCall, Usage
 
 __all__ = ["OpenAIChatModel"]
 
@@ -84,6 +84,7 @@ class OpenAIChatModel:
     ) -> AsyncIterator[ModelOutput]:
         calls: dict[int, _PendingCall] = {}
         reasoning: list[str] = []
+        usage: Usage | None = None
         started = finished = False
         try:
             chunks = await self._client.chat.completions.create(
@@ -91,10 +92,14 @@ class OpenAIChatModel:
                 messages=[to_api_message(message) for message in messages],
                 tools=[to_api_tool(spec) for spec in tools] if tools else openai.omit,
                 stream=True,
+                # The last chunk then carries the call's token counts (no choices).
+                stream_options={"include_usage": True},
             )
             started = True
             async with chunks:
                 async for chunk in chunks:
+                    if chunk.usage is not None:
+                        usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                     for choice in chunk.choices:
                         if choice.index != 0:
                             continue
@@ -120,6 +125,8 @@ class OpenAIChatModel:
             yield Thought("".join(reasoning))
         for index in sorted(calls):
             yield calls[index].complete()
+        if usage is not None:
+            yield usage
 
     def _stopped(self) -> str:
         return (

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from goldpath.errors import ModelError
-from goldpath.models._base import Message, ModelOutput, TextDelta, Thought, ToolCall, current_turn
+from goldpath.models._base import (
+    Message,
+    ModelOutput,
+    TextDelta,
+    Thought,
+    ToolCall,
+    Usage,
+    current_turn,
+)
 
 __all__ = ["Fail", "Pause", "ScriptStep", "ScriptedModel"]
 
@@ -27,7 +35,7 @@ class Pause:
     seconds: float
 
 
-ScriptStep: TypeAlias = TextDelta | Thought | ToolCall | Fail | Pause
+ScriptStep: TypeAlias = TextDelta | Thought | ToolCall | Usage | Fail | Pause
 
 
 class ScriptedModel:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -19,9 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from goldpath._version import __version__
 from goldpath.agents import Agent, AgentRegistry, builtin_agents
 from goldpath.engine import RunLimits
-from goldpath.errors import ConfigurationError
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
-from goldpath.models import ChatModel, OfflineModel
+from goldpath.models import ChatModel
 from goldpath.server._access import AccessLogMiddleware
 from goldpath.server._agents import router as agents_router
 from goldpath.server._agui import router as agui_router
@@ -31,38 +29,22 @@ from goldpath.server._docs import DOCS_PATHS, serve_docs
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
+from goldpath.server._models import check_agent_models, open_models
 from goldpath.server._paging import NEXT_CURSOR
 from goldpath.server._ready import router as ready_router
 from goldpath.server._runs import RunService
-from goldpath.server._settings import MODELS, Settings
+from goldpath.server._settings import Settings
 from goldpath.server._state import AppState
 from goldpath.server.ws import router as ws_router
 from goldpath.store import Store
 from goldpath.stream import InMemoryStreamHub, StreamHub
 from goldpath.tools import BUILTIN_TOOLS, Tool, tool_table
 
-__all__ = ["STATIC_DIR", "create_app", "make_hub", "make_model", "password_hashing"]
+__all__ = ["STATIC_DIR", "create_app", "make_hub", "password_hashing"]
 
 logger = logging.getLogger("goldpath.server")
 
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-def make_model(settings: Settings) -> ChatModel:
-    """The chat model ``GOLDPATH_MODEL`` names; the OpenAI client is imported only if chosen."""
-    if settings.model == "offline":
-        return OfflineModel(delay_ms=settings.offline_delay_ms)
-    if settings.model == "openai":
-        from goldpath.models.openai import OpenAIChatModel
-
-        return OpenAIChatModel(
-            model=settings.openai_model,
-            base_url=settings.openai_base_url,
-            api_key=settings.openai_api_key,
-        )
-    raise ConfigurationError(
-        f"GOLDPATH_MODEL is {settings.model!r}; set it to one of: {', '.join(MODELS)}"
-    )
 
 
 async def make_hub(settings: Settings) -> StreamHub:
@@ -196,6 +178,7 @@ def create_app(
     """
     settings = (settings if settings is not None else Settings()).prepared()
     registry = _agent_registry(agents)
+    check_agent_models(registry.classes())
     tool_list = tuple(tool_table(tools if tools is not None else BUILTIN_TOOLS).values())
 
     @asynccontextmanager
@@ -210,15 +193,11 @@ def create_app(
                 logger.warning("%d runs were left running by a previous process", interrupted)
             hub = await make_hub(settings)
             stack.push_async_callback(hub.close)
-            chosen = model
-            if chosen is None:
-                chosen = make_model(settings)
-                close_model = getattr(chosen, "aclose", None) or getattr(chosen, "close", None)
-                if close_model is not None and inspect.iscoroutinefunction(close_model):
-                    stack.push_async_callback(close_model)
+            chosen, models = open_models(settings, model, registry.classes(), stack)
             factory = ExecutionEngineFactory(
                 streams=hub,
                 model=chosen,
+                models=models,
                 agents=registry,
                 tools=tool_list,
                 limits=RunLimits(

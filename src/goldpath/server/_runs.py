@@ -216,8 +216,15 @@ class RunService:
     async def _finish(self, run: _Run, context: UserExecutionContext, outcome: RunOutcome) -> None:
         # From here on the run cannot be cancelled: its result is being stored.
         run.finishing = True
+        usage = outcome.usage
         await self._store.finish_run(
-            context.user_id, context.run_id, outcome.status, outcome.text, outcome.error
+            context.user_id,
+            context.run_id,
+            outcome.status,
+            outcome.text,
+            outcome.error,
+            input_tokens=usage.input_tokens if usage is not None else None,
+            output_tokens=usage.output_tokens if usage is not None else None,
         )
 
     async def cancel(self, user_id: str, run_id: str) -> None:

@@ -117,6 +117,11 @@ class RunResult(BaseModel):
     text: str
 
 
+class RunUsage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
 class RunOut(BaseModel):
     run_id: str
     thread_id: str
@@ -126,6 +131,9 @@ class RunOut(BaseModel):
     finished_at: str | None = Field(description="null while the run is running")
     result: RunResult | None = Field(default=None, description="omitted when there is no answer")
     error: str | None = Field(default=None, description="omitted when there is no error")
+    usage: RunUsage | None = Field(
+        default=None, description="the run's model tokens; omitted when the model reported none"
+    )
 
 
 class HealthOut(BaseModel):
@@ -173,4 +181,6 @@ def run_out(run: RunRecord) -> dict[str, Any]:
         body["result"] = {"text": run.result_text}
     if run.error is not None:
         body["error"] = run.error
+    if run.input_tokens is not None:
+        body["usage"] = {"input_tokens": run.input_tokens, "output_tokens": run.output_tokens}
     return body

@@ -12,11 +12,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from goldpath.errors import ConfigurationError
+from goldpath.models import MODEL_NAMES, split_model_name
 
-__all__ = ["MODELS", "Settings"]
-
-MODELS = ("offline", "openai")
-"""The values ``GOLDPATH_MODEL`` accepts."""
+__all__ = ["Settings"]
 
 SECRET_FILE = "secret_key"
 DATABASE_FILE = "goldpath.db"
@@ -95,10 +93,12 @@ class Settings(BaseSettings):
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str) -> str:
-        if value not in MODELS:
+        try:
+            split_model_name(value)
+        except ConfigurationError:
             raise ConfigurationError(
-                f"GOLDPATH_MODEL is {value!r}; set it to one of: {', '.join(MODELS)}"
-            )
+                f"GOLDPATH_MODEL is {value!r}; set it to {MODEL_NAMES}"
+            ) from None
         return value
 
     def check_backends(self) -> None:

@@ -153,4 +153,6 @@ def run_record(row: Row[Any]) -> RunRecord:
         row.finished_at,
         row.result_text,
         row.error,
+        row.input_tokens,
+        row.output_tokens,
     )

@@ -53,6 +53,9 @@ class RunRecord:
     finished_at: datetime | None
     result_text: str | None
     error: str | None
+    input_tokens: int | None = None
+    """The tokens the run's model calls used, when the model reported them."""
+    output_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,8 @@ runs = Table(
     Column("finished_at", UTCDateTime, nullable=True),
     Column("result_text", Text, nullable=True),
     Column("error", Text, nullable=True),
+    Column("input_tokens", Integer, nullable=True),
+    Column("output_tokens", Integer, nullable=True),
     CheckConstraint("status IN ('running', 'ok', 'error', 'cancelled', 'timeout')", name="status"),
     Index(None, "status"),
     Index(None, "thread_id"),

@@ -366,8 +366,13 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
         text: str | None,
         error: str | None,
         events: Sequence[RunEventRecord] = (),
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
     ) -> RunRecord:
         """Give a running run its final status, and save ``text`` as the assistant's message.
+
+        ``input_tokens`` and ``output_tokens`` are the run's model usage, when known.
 
         Only a ``running`` run can finish; the check and the change are one statement, so
         two finishers cannot both win. ``events``, the run's events not stored yet, are
@@ -383,6 +388,8 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
             "finished_at": now,
             "result_text": text,
             "error": error,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
         }
 
         def finish(conn: Connection) -> RunRecord:
