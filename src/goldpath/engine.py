@@ -27,7 +27,7 @@ from goldpath.events import (
     EventSink,
     RunStatus,
 )
-from goldpath.models import ChatModel, Message, MeteredModel, OfflineModel, Usage
+from goldpath.models import ChatModel, Message, OfflineModel, Usage, close_usage, open_usage
 from goldpath.tools import BUILTIN_TOOLS, Tool, ToolDispatcher
 
 __all__ = [
@@ -223,8 +223,6 @@ class UserExecutionEngine:
         else:
             name = agent.name
         emitter = self.emitter(name)
-        # The agent's model, or the engine's; usage is counted for this run only.
-        model = MeteredModel(self._agent_models.get(name, self._model))
         tools = ToolDispatcher(
             context,
             self._tools,
@@ -233,6 +231,7 @@ class UserExecutionEngine:
             timeout=limits.tool_timeout,
         )
         started = time.perf_counter()
+        counting = open_usage()  # the tokens the run's model calls report
         deadline: asyncio.Timeout | None = None
         status: RunStatus = "error"
         text: str | None = None
@@ -249,7 +248,7 @@ class UserExecutionEngine:
                     message,
                     emitter=emitter,
                     tools=tools,
-                    model=model,
+                    model=self._agent_models.get(name, self._model),
                     history=history,
                 )
             status = "ok"
@@ -271,7 +270,7 @@ class UserExecutionEngine:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 text=text,
                 error=error,
-                usage=model.usage,
+                usage=close_usage(counting),
             )
             cancelled_while_saving = False
             if on_complete is not None:

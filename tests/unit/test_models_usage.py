@@ -1,4 +1,4 @@
-"""models/: how models are named, and the per-run view that adds up their token usage."""
+"""models/: how models are named, and how a run counts the tokens its model calls report."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import pytest
 from goldpath.errors import ConfigurationError
 from goldpath.models import (
     Message,
-    MeteredModel,
     ScriptedModel,
     TextDelta,
     Thought,
     ToolCall,
     Usage,
+    close_usage,
+    open_usage,
+    report_usage,
     split_model_name,
 )
 
@@ -45,39 +47,55 @@ def test_names_goldpath_does_not_know(name: str) -> None:
     )
 
 
-async def test_metered_adds_up_usage_and_passes_everything_else_on() -> None:
+async def test_a_run_adds_up_the_usage_its_model_calls_report() -> None:
     call = ToolCall("c1", "calculator", {"expression": "1+1"})
-    inner = ScriptedModel(
+    model = ScriptedModel(
         [
             [Thought("hm"), call, Usage(100, 7)],
             [TextDelta("2"), Usage(130, 2), Usage(1, 1)],
         ]
     )
-    assert MeteredModel(inner).usage is None  # nothing reported yet
-    metered = MeteredModel(inner)
-    assert metered.name == "scripted"
-    first = [output async for output in metered.stream(QUESTION, [])]
-    assert first == [Thought("hm"), call]
-    assert metered.usage == Usage(100, 7)
+    counting = open_usage()
+    first = [output async for output in model.stream(QUESTION, [])]
     conversation = (*QUESTION, Message("assistant", tool_calls=(call,)), Message("tool", "2"))
-    second = [output async for output in metered.stream(conversation, [])]
+    second = [output async for output in model.stream(conversation, [])]
+    assert close_usage(counting) == Usage(231, 10)
+    assert first == [Thought("hm"), call]  # usage is never an output
     assert second == [TextDelta("2")]
-    assert metered.usage == Usage(231, 10)
 
 
-async def test_metered_usage_stays_none_when_the_model_reports_none() -> None:
-    metered = MeteredModel(ScriptedModel([[TextDelta("a"), TextDelta("b")]]))
-    assert [o async for o in metered.stream(QUESTION, [])] == [TextDelta("a"), TextDelta("b")]
-    assert metered.usage is None
+async def test_no_usage_when_no_call_reports_any() -> None:
+    counting = open_usage()
+    assert [o async for o in ScriptedModel([[TextDelta("a")]]).stream(QUESTION, [])] == [
+        TextDelta("a")
+    ]
+    assert close_usage(counting) is None
 
 
-async def test_each_run_counts_its_own_usage() -> None:
-    shared = ScriptedModel([[TextDelta("x"), Usage(10, 1)]])
-    runs = [MeteredModel(shared) for _ in range(3)]
+def test_a_run_inside_a_run_counts_its_own_and_restores_the_outer_count() -> None:
+    outer = open_usage()
+    report_usage(5, 1)
+    inner = open_usage()
+    report_usage(7, 2)
+    assert close_usage(inner) == Usage(7, 2)
+    report_usage(1, 1)
+    assert close_usage(outer) == Usage(6, 2)
 
-    async def drain(metered: MeteredModel) -> None:
-        async for _ in metered.stream(QUESTION, []):
-            pass
 
-    await asyncio.gather(*(drain(run) for run in runs[:2]))
-    assert [run.usage for run in runs] == [Usage(10, 1), Usage(10, 1), None]
+async def test_concurrent_runs_count_apart() -> None:
+    model = ScriptedModel([[TextDelta("x"), Usage(10, 1)]])
+
+    async def run(calls: int) -> Usage | None:
+        counting = open_usage()
+        for _ in range(calls):
+            async for _ in model.stream(QUESTION, []):
+                await asyncio.sleep(0)  # interleave the runs
+        return close_usage(counting)
+
+    assert list(await asyncio.gather(run(1), run(3), run(0))) == [Usage(10, 1), Usage(30, 3), None]
+
+
+def test_reporting_outside_a_run_is_harmless() -> None:
+    report_usage(1, 1)
+    counting = open_usage()
+    assert close_usage(counting) is None

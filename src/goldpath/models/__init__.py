@@ -11,10 +11,9 @@ from goldpath.models._base import (
     TextDelta,
     Thought,
     ToolCall,
-    Usage,
 )
-from goldpath.models._metered import MeteredModel
 from goldpath.models._spec import MODEL_NAMES, split_model_name
+from goldpath.models._usage import Usage, close_usage, open_usage, report_usage
 from goldpath.models.offline import OfflineModel
 from goldpath.models.scripted import Fail, Pause, ScriptedModel, ScriptStep
 
@@ -23,7 +22,6 @@ __all__ = [
     "ChatModel",
     "Fail",
     "Message",
-    "MeteredModel",
     "ModelOutput",
     "OfflineModel",
     "Pause",
@@ -33,5 +31,8 @@ __all__ = [
     "Thought",
     "ToolCall",
     "Usage",
+    "close_usage",
+    "open_usage",
+    "report_usage",
     "split_model_name",
 ]

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 
-__all__ = ["ChatModel", "Message", "ModelOutput", "TextDelta", "Thought", "ToolCall", "Usage"]
+__all__ = ["ChatModel", "Message", "ModelOutput", "TextDelta", "Thought", "ToolCall"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,18 +32,7 @@ class ToolCall:
     arguments: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """The tokens one model call used, as the model reported them; its last output.
-
-    The engine adds up a run's calls for ``agent_completed``; agents never see it.
-    """
-
-    input_tokens: int
-    output_tokens: int
-
-
-ModelOutput: TypeAlias = TextDelta | Thought | ToolCall | Usage
+ModelOutput: TypeAlias = TextDelta | Thought | ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +58,8 @@ class ChatModel(Protocol):
         """Answer the conversation: text deltas, thoughts and tool calls, in order.
 
         Raises `goldpath.errors.ModelError` (or lets the provider's error out) on failure,
-        including a stream that stops before it is finished.
+        including a stream that stops before it is finished. A model that knows what the
+        call cost calls `goldpath.models.report_usage` before its stream ends.
         """
         ...
 

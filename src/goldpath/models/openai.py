@@ -22,7 +22,8 @@ from openai.types.chat import (
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 
 from goldpath.errors import ConfigurationError, ModelError
-from goldpath.models._base import Message, ModelOutput, TextDelta, Thought, ToolCall, Usage
+from goldpath.models._base import Message, ModelOutput, TextDelta, Thought, ToolCall
+from goldpath.models._usage import Usage, report_usage
 
 __all__ = ["OpenAIChatModel"]
 
@@ -123,10 +124,10 @@ class OpenAIChatModel:
             raise ModelError(self._stopped())
         if reasoning:
             yield Thought("".join(reasoning))
+        if usage is not None:
+            report_usage(usage.input_tokens, usage.output_tokens)
         for index in sorted(calls):
             yield calls[index].complete()
-        if usage is not None:
-            yield usage
 
     def _stopped(self) -> str:
         return (

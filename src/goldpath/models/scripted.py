@@ -14,9 +14,9 @@ from goldpath.models._base import (
     TextDelta,
     Thought,
     ToolCall,
-    Usage,
     current_turn,
 )
+from goldpath.models._usage import Usage, report_usage
 
 __all__ = ["Fail", "Pause", "ScriptStep", "ScriptedModel"]
 
@@ -67,5 +67,7 @@ class ScriptedModel:
                 await asyncio.sleep(step.seconds)
             elif isinstance(step, Fail):
                 raise ModelError(step.message)
+            elif isinstance(step, Usage):
+                report_usage(step.input_tokens, step.output_tokens)
             else:
                 yield step
