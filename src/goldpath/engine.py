@@ -27,7 +27,7 @@ from goldpath.events import (
     EventSink,
     RunStatus,
 )
-from goldpath.models import ChatModel, Message, OfflineModel, Usage, close_usage, open_usage
+from goldpath.models import ChatModel, Message, OfflineModel, Usage, usage_mark, usage_since
 from goldpath.tools import BUILTIN_TOOLS, Tool, ToolDispatcher
 
 __all__ = [
@@ -231,7 +231,7 @@ class UserExecutionEngine:
             timeout=limits.tool_timeout,
         )
         started = time.perf_counter()
-        counting = open_usage()  # the tokens the run's model calls report
+        counted = usage_mark()  # the tokens model calls reported before this run
         deadline: asyncio.Timeout | None = None
         status: RunStatus = "error"
         text: str | None = None
@@ -270,7 +270,7 @@ class UserExecutionEngine:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 text=text,
                 error=error,
-                usage=close_usage(counting),
+                usage=usage_since(counted),
             )
             cancelled_while_saving = False
             if on_complete is not None:

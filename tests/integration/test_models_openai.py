@@ -23,8 +23,8 @@ from goldpath.models import (
     Thought,
     ToolCall,
     Usage,
-    close_usage,
-    open_usage,
+    usage_mark,
+    usage_since,
 )
 from goldpath.models.openai import OpenAIChatModel
 from goldpath.tools import calculator
@@ -92,14 +92,14 @@ async def test_the_usage_the_endpoint_reports_is_counted(
         text_stream("Hi.", usage=(12, 3)),
         tool_call_stream(("call_1", "calculator", '{"expression": "1+1"}'), usage=(20, 7)),
     )
-    counting = open_usage()
+    counting = usage_mark()
     assert await collect(model) == [TextDelta("Hi.")]
-    assert close_usage(counting) == Usage(12, 3)
-    counting = open_usage()
+    assert usage_since(counting) == Usage(12, 3)
+    counting = usage_mark()
     assert await collect(model, tools=[CALCULATOR]) == [
         ToolCall("call_1", "calculator", {"expression": "1+1"})
     ]
-    assert close_usage(counting) == Usage(20, 7)
+    assert usage_since(counting) == Usage(20, 7)
 
 
 async def test_a_run_adds_up_the_usage_of_its_model_calls(server: OpenAITestServer) -> None:

@@ -14,10 +14,10 @@ from goldpath.models import (
     Thought,
     ToolCall,
     Usage,
-    close_usage,
-    open_usage,
     report_usage,
     split_model_name,
+    usage_mark,
+    usage_since,
 )
 
 pytestmark = pytest.mark.unit
@@ -55,47 +55,50 @@ async def test_a_run_adds_up_the_usage_its_model_calls_report() -> None:
             [TextDelta("2"), Usage(130, 2), Usage(1, 1)],
         ]
     )
-    counting = open_usage()
+    counting = usage_mark()
     first = [output async for output in model.stream(QUESTION, [])]
     conversation = (*QUESTION, Message("assistant", tool_calls=(call,)), Message("tool", "2"))
     second = [output async for output in model.stream(conversation, [])]
-    assert close_usage(counting) == Usage(231, 10)
+    assert usage_since(counting) == Usage(231, 10)
     assert first == [Thought("hm"), call]  # usage is never an output
     assert second == [TextDelta("2")]
 
 
 async def test_no_usage_when_no_call_reports_any() -> None:
-    counting = open_usage()
+    counting = usage_mark()
     assert [o async for o in ScriptedModel([[TextDelta("a")]]).stream(QUESTION, [])] == [
         TextDelta("a")
     ]
-    assert close_usage(counting) is None
+    assert usage_since(counting) is None
 
 
-def test_a_run_inside_a_run_counts_its_own_and_restores_the_outer_count() -> None:
-    outer = open_usage()
+def test_a_run_inside_a_run_counts_its_own_and_the_outer_counts_both() -> None:
+    outer = usage_mark()
     report_usage(5, 1)
-    inner = open_usage()
+    inner = usage_mark()
     report_usage(7, 2)
-    assert close_usage(inner) == Usage(7, 2)
+    assert usage_since(inner) == Usage(7, 2)
     report_usage(1, 1)
-    assert close_usage(outer) == Usage(6, 2)
+    assert usage_since(outer) == Usage(13, 4)
+    assert usage_since(usage_mark()) is None
 
 
 async def test_concurrent_runs_count_apart() -> None:
     model = ScriptedModel([[TextDelta("x"), Usage(10, 1)]])
 
     async def run(calls: int) -> Usage | None:
-        counting = open_usage()
+        counting = usage_mark()
         for _ in range(calls):
             async for _ in model.stream(QUESTION, []):
                 await asyncio.sleep(0)  # interleave the runs
-        return close_usage(counting)
+        return usage_since(counting)
 
     assert list(await asyncio.gather(run(1), run(3), run(0))) == [Usage(10, 1), Usage(30, 3), None]
 
 
-def test_reporting_outside_a_run_is_harmless() -> None:
+def test_a_run_counts_only_what_was_reported_after_it_started() -> None:
     report_usage(1, 1)
-    counting = open_usage()
-    assert close_usage(counting) is None
+    counting = usage_mark()
+    assert usage_since(counting) is None
+    report_usage(2, 3)
+    assert usage_since(counting) == Usage(2, 3)

@@ -13,7 +13,7 @@ from goldpath.models._base import (
     ToolCall,
 )
 from goldpath.models._spec import MODEL_NAMES, split_model_name
-from goldpath.models._usage import Usage, close_usage, open_usage, report_usage
+from goldpath.models._usage import Usage, report_usage, usage_mark, usage_since
 from goldpath.models.offline import OfflineModel
 from goldpath.models.scripted import Fail, Pause, ScriptedModel, ScriptStep
 
@@ -31,8 +31,8 @@ __all__ = [
     "Thought",
     "ToolCall",
     "Usage",
-    "close_usage",
-    "open_usage",
     "report_usage",
     "split_model_name",
+    "usage_mark",
+    "usage_since",
 ]

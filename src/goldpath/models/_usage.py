@@ -1,17 +1,19 @@
 """Token usage: what a model call cost, counted toward the run that made the call.
 
-A model reports a call's tokens with `report_usage`; the engine opens a count for each run
-and reads it when the run ends. The count lives in the run's `contextvars` context (the
-task running the agent), so concurrent runs never mix, and it costs a run no object on
-the path of its outputs: agents never see usage, and models that report none pay nothing.
+A model reports a call's tokens with `report_usage`, which adds them to a running total
+kept in the `contextvars` context of the task making the call (the task running the
+agent). The engine reads the total when a run starts (`usage_mark`) and when it ends
+(`usage_since`): the difference is the run's. Concurrent runs run in tasks of their own,
+so they never mix; a run costs no object unless its model reports usage; agents never see
+it.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["Usage", "close_usage", "open_usage", "report_usage"]
+__all__ = ["Usage", "report_usage", "usage_mark", "usage_since"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,29 +24,30 @@ class Usage:
     output_tokens: int
 
 
-_run_usage: ContextVar[Usage | None] = ContextVar("goldpath_run_usage", default=None)
+_reported: ContextVar[Usage | None] = ContextVar("goldpath_reported_usage", default=None)
 
 
 def report_usage(input_tokens: int, output_tokens: int) -> None:
-    """Count one model call's tokens toward the run in progress (call it from ``stream``).
-
-    Outside a run, or in a task the agent started itself, the count goes nowhere.
-    """
-    known = _run_usage.get()
+    """Count one model call's tokens toward the run in progress (call it from ``stream``)."""
+    known = _reported.get()
     if known is not None:
         input_tokens += known.input_tokens
         output_tokens += known.output_tokens
-    _run_usage.set(Usage(input_tokens, output_tokens))
+    _reported.set(Usage(input_tokens, output_tokens))
 
 
-def open_usage() -> Token[Usage | None]:
-    """Start a run's count (the engine does, as a run starts); give the token to `close_usage`."""
-    return _run_usage.set(None)
+def usage_mark() -> Usage | None:
+    """The tokens reported in this context so far; give it to `usage_since` later."""
+    return _reported.get()
 
 
-def close_usage(token: Token[Usage | None]) -> Usage | None:
-    """The run's tokens, None when no model call reported any; the count before the run
-    (an outer run's, for a run started inside another) is restored."""
-    used = _run_usage.get()
-    _run_usage.reset(token)
-    return used
+def usage_since(mark: Usage | None) -> Usage | None:
+    """The tokens reported in this context since `usage_mark` gave ``mark``; None when no
+    model call reported any."""
+    now = _reported.get()
+    if now is mark:
+        return None
+    assert now is not None  # the total only grows
+    if mark is None:
+        return now
+    return Usage(now.input_tokens - mark.input_tokens, now.output_tokens - mark.output_tokens)
