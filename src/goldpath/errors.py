@@ -11,6 +11,7 @@
     │   ├── AgentCreationError     an agent's __init__ raised
     │   └── RegistryFrozenError    the registry is read-only after start-up
     ├── ToolDefinitionError        a Python function cannot be turned into a tool
+    ├── ToolError                  a tool's own service failed (an MCP server); the model reads it
     ├── ModelError                 a chat model failed or answered something unusable
     ├── StreamError                a user stream backend failed
     │   └── SubscriptionClosedError  a subscriber was closed or fell behind; resync
@@ -44,6 +45,7 @@ __all__ = [
     "TooManyRunsError",
     "ToolCallLimitError",
     "ToolDefinitionError",
+    "ToolError",
     "UnknownAgentError",
 ]
 
@@ -126,6 +128,11 @@ class RegistryFrozenError(RegistryError):
 
 class ToolDefinitionError(GoldpathError, TypeError):
     """A Python function cannot be turned into a tool."""
+
+
+class ToolError(GoldpathError):
+    """A tool's own service failed or refused the call (an MCP server); the run goes on and
+    the model reads the message as the tool's result."""
 
 
 class ModelError(GoldpathError):

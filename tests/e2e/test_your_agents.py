@@ -13,9 +13,10 @@ from goldpath import BUILTIN_TOOLS, Agent, AgentRegistry, Emitter, MessageDelta,
 from goldpath.agents import Supervisor
 from goldpath.context import UserExecutionContext
 from goldpath.errors import ConfigurationError, RegistryError, ToolDefinitionError
-from goldpath.models import ChatModel, Message
+from goldpath.models import ChatModel, Message, ScriptedModel, TextDelta, ToolCall
 from goldpath.server import create_app
 from goldpath.tools import ToolDispatcher
+from goldpath.tools.mcp import MCPTools
 from tests.e2e.conftest import (
     Server,
     TestModel,
@@ -25,6 +26,7 @@ from tests.e2e.conftest import (
     open_ws,
     running,
 )
+from tests.mcp_server import serving_http
 from tests.openai_server import OpenAITestServer, text_stream
 
 pytestmark = pytest.mark.e2e
@@ -193,6 +195,24 @@ async def test_agents_run_with_the_models_they_name(tmp_path: Path) -> None:
         {"input_tokens": 13, "output_tokens": 3},
         None,
     ]
+
+
+async def test_an_mcp_servers_tools_are_served_like_any_tool(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    model = ScriptedModel([[ToolCall("c1", "add", {"a": 17, "b": 25})], [TextDelta("42")]])
+    with serving_http() as url:
+        mcp = MCPTools.http("arithmetic", url)
+        app = create_app(settings, agents=[Supervisor], tools=[shout, mcp], model=model)
+        with running(settings, app) as srv:
+            async with httpx.AsyncClient(base_url=srv.base_url, timeout=15) as http:
+                user = await new_user(http)
+            ws, _ = await open_ws(srv, user)
+            async with ws.connection:
+                accepted = await ws.chat("17 + 25?")
+                frames = events_of(await ws.run_to_end(accepted["run_id"]), accepted["run_id"])
+    done = next(f for f in frames if f["type"] == "tool_completed")
+    assert (done["data"]["tool"], done["data"]["ok"], done["data"]["result"]) == ("add", True, "42")
+    assert frames[-1]["data"]["result"] == {"text": "42"}
 
 
 def test_an_agent_naming_a_model_goldpath_does_not_know(tmp_path: Path) -> None:

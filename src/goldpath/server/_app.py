@@ -38,7 +38,7 @@ from goldpath.server._state import AppState
 from goldpath.server.ws import router as ws_router
 from goldpath.store import Store
 from goldpath.stream import InMemoryStreamHub, StreamHub
-from goldpath.tools import BUILTIN_TOOLS, Tool, tool_table
+from goldpath.tools import BUILTIN_TOOLS, Tool, ToolSource, open_sources, tool_table
 
 __all__ = ["STATIC_DIR", "create_app", "make_hub", "password_hashing"]
 
@@ -161,14 +161,15 @@ def create_app(
     settings: Settings | None = None,
     *,
     agents: AgentRegistry | Iterable[type[Agent]] | None = None,
-    tools: Iterable[Tool] | None = None,
+    tools: Iterable[Tool | ToolSource] | None = None,
     model: ChatModel | None = None,
 ) -> FastAPI:
     """The goldpath server, running your agents with your tools.
 
     ``agents`` is an `AgentRegistry` or a list of agent classes (default: the built-in
     ``supervisor``); the first is the one a chat runs when it names none. ``tools`` replaces
-    the built-in tools (add `BUILTIN_TOOLS` to keep them). ``model`` overrides
+    the built-in tools (add `BUILTIN_TOOLS` to keep them); a `ToolSource` in it, such as
+    `goldpath.tools.mcp.MCPTools`, gives its tools at start-up. ``model`` overrides
     ``GOLDPATH_MODEL`` (tests pass a scripted one).
 
     Settings are read here, once: the data directory, the secret key and the database URL
@@ -179,7 +180,9 @@ def create_app(
     settings = (settings if settings is not None else Settings()).prepared()
     registry = _agent_registry(agents)
     check_agent_models(registry.classes())
-    tool_list = tuple(tool_table(tools if tools is not None else BUILTIN_TOOLS).values())
+    given = tuple(tools) if tools is not None else BUILTIN_TOOLS
+    sources = [item for item in given if isinstance(item, ToolSource)]
+    tool_list = tuple(tool_table(t for t in given if not isinstance(t, ToolSource)).values())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -199,7 +202,7 @@ def create_app(
                 model=chosen,
                 models=models,
                 agents=registry,
-                tools=tool_list,
+                tools=(*tool_list, *await open_sources(sources, stack)),
                 limits=RunLimits(
                     max_runs_per_user=settings.max_runs_per_user,
                     run_timeout=settings.run_timeout,

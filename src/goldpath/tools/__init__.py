@@ -1,8 +1,13 @@
-"""Tools: typed async functions a model may call, and the per-run dispatcher that runs them."""
+"""Tools: typed async functions a model may call, and the per-run dispatcher that runs them.
+
+The tools of MCP servers live in `goldpath.tools.mcp`, which needs the ``mcp`` extra and is
+imported only when used.
+"""
 
 from goldpath.tools._builtins import BUILTIN_TOOLS, calculator, clock, evaluate_arithmetic
 from goldpath.tools._dispatcher import ToolDispatcher, ToolResult
 from goldpath.tools._schema import ArgumentError
+from goldpath.tools._source import ToolSource, open_sources
 from goldpath.tools._tool import Tool, tool, tool_table
 
 __all__ = [
@@ -11,9 +16,11 @@ __all__ = [
     "Tool",
     "ToolDispatcher",
     "ToolResult",
+    "ToolSource",
     "calculator",
     "clock",
     "evaluate_arithmetic",
+    "open_sources",
     "tool",
     "tool_table",
 ]

@@ -32,6 +32,10 @@ class Tool:
 
     If the function's first parameter is annotated `UserExecutionContext`, the run's
     context is passed to it, read-only; the model never sees or sets that parameter.
+
+    A tool made `from_schema` (an MCP server's) has no Python signature: its function is
+    called with the context and the arguments as one mapping, and whoever runs it checks
+    them against the schema.
     """
 
     name: str
@@ -40,7 +44,7 @@ class Tool:
     parameters: Mapping[str, Any]
     takes_context: bool
     timeout: float | None
-    _params: tuple[_Parameter, ...]
+    _params: tuple[_Parameter, ...] | None
     _spec: Mapping[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,6 +115,27 @@ class Tool:
             _params=tuple(checked),
         )
 
+    @classmethod
+    def from_schema(
+        cls,
+        *,
+        name: str,
+        description: str,
+        parameters: Mapping[str, Any],
+        function: Callable[[UserExecutionContext, dict[str, Any]], Awaitable[Any]],
+        timeout: float | None = None,
+    ) -> Tool:
+        """A tool described by a JSON schema rather than a signature (an MCP server's)."""
+        return cls(
+            name=name,
+            description=description,
+            function=function,
+            parameters=parameters,
+            takes_context=True,
+            timeout=timeout,
+            _params=None,
+        )
+
     def spec(self) -> Mapping[str, Any]:
         """What a chat model is told about this tool (shared by every run: do not change it)."""
         return self._spec
@@ -122,6 +147,8 @@ class Tool:
                 f"the arguments of {self.name!r} must be a JSON object, "
                 f"not {type(arguments).__name__}"
             )
+        if self._params is None:
+            return dict(arguments)
         known = {p.name for p in self._params}
         unknown = sorted(set(arguments) - known)
         if unknown:
@@ -138,6 +165,8 @@ class Tool:
         return kwargs
 
     async def invoke(self, context: UserExecutionContext, kwargs: Mapping[str, Any]) -> Any:
+        if self._params is None:
+            return await self.function(context, dict(kwargs))
         if self.takes_context:
             return await self.function(context, **kwargs)
         return await self.function(**kwargs)
