@@ -14,9 +14,10 @@ from goldpath.events import (
     EventData,
     MessageDelta,
 )
-from goldpath.server._agui_replay import SourcedEvent, known_events, terminal_of
+from goldpath.server._agui_replay import ResumedRun, SourcedEvent, known_events, terminal_of
 from goldpath.store import RunEventRecord, RunRecord, Store
 from goldpath.stream import InMemoryStreamHub, InMemoryUserStream
+from tests.agui import SseEvent, check_run, parse_sse
 
 TS = "2026-12-04T18:00:00.000000Z"
 STEPS: list[EventData] = [
@@ -131,3 +132,58 @@ async def test_a_run_with_no_known_events_is_incomplete(store: Store) -> None:
     known = await known_events(store, stream, stream.epoch, run.owner_id, run, 1000)
     assert not known.complete
     assert known.events == []
+
+
+async def _body(resumed: ResumedRun, position: tuple[str, int] | None = None) -> list[SseEvent]:
+    return parse_sse("".join([chunk async for chunk in resumed.events(position)]))
+
+
+async def test_a_resumed_response_whose_stream_fails_ends_with_run_error(store: Store) -> None:
+    run = await _run(store)
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    sent = await _send(stream, run, STEPS[:2])
+    subscription = await stream.subscribe()
+    resumed = ResumedRun(store, stream, subscription, run.owner_id, run, ("t", "r"), window=100)
+    body = resumed.events(None)
+    chunks = [await anext(body), await anext(body), await anext(body)]  # the two replayed
+    subscription.close("too_slow")
+    chunks += [chunk async for chunk in body]
+    events = parse_sse("".join(chunks))
+    assert [e.type for e in events] == [
+        "RUN_STARTED",
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+        "RUN_ERROR",
+    ]
+    assert events[-1].id == events[-2].id == f"{stream.epoch}:3"
+    assert events[-1].data["code"] == "stream_interrupted"
+    assert len(sent) == 2
+
+
+async def test_a_run_whose_process_died_ends_with_its_stored_status(store: Store) -> None:
+    """No event of the run is known and none will come: the store's status ends it."""
+    run = await _run(store)
+    await store.finish_run(run.owner_id, run.run_id, "error", None, "the server died")
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    subscription = await stream.subscribe()
+    resumed = ResumedRun(
+        store, stream, subscription, run.owner_id, run, ("t", "r"), window=100, end_check=0.01
+    )
+    events = await _body(resumed, (stream.epoch, 4))
+    assert [e.type for e in events] == ["MESSAGES_SNAPSHOT", "RUN_ERROR"]
+    assert [e.id for e in events] == [f"{stream.epoch}:0", f"{stream.epoch}:1"]
+    assert events[1].data["message"] == "the server died"
+    assert [m["content"] for m in events[0].data["messages"]] == ["hi"]
+    check_run(events)
+    assert subscription.closed_reason is not None
+
+
+async def test_a_failure_while_reading_ends_the_response_with_run_error(store: Store) -> None:
+    run = await _run(store)
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    subscription = await stream.subscribe()
+    # The store refuses to read the run for anybody but its owner.
+    resumed = ResumedRun(store, stream, subscription, "usr_other", run, ("t", "r"), window=100)
+    events = await _body(resumed)
+    assert [(e.id, e.type) for e in events] == [(f"{stream.epoch}:0", "RUN_ERROR")]
+    assert events[0].data["message"].startswith("the stream failed on the server")

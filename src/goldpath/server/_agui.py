@@ -9,7 +9,6 @@ response reads the user's stream while the client listens, and the run goes on w
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -22,18 +21,16 @@ from pydantic.alias_generators import to_camel
 
 from goldpath.context import is_real_id
 from goldpath.errors import ConflictError, NotFoundError, SubscriptionClosedError
-from goldpath.events import Event
-from goldpath.server._agui_mapping import AguiEvent, RunMapping, messages_snapshot, run_error
-from goldpath.server._agui_replay import KnownEvents, SourcedEvent, known_events, terminal_of
+from goldpath.server._agui_mapping import RunMapping, interrupted, sse
+from goldpath.server._agui_replay import ResumedRun
 from goldpath.server._errors import ApiError
 from goldpath.server._http import User
 from goldpath.server._runs import require_run_id
 from goldpath.server._schemas import ErrorBody
 from goldpath.server._state import AppState, app_state
-from goldpath.store import RunRecord
-from goldpath.stream import Subscription, UserStream
+from goldpath.stream import Subscription
 
-__all__ = ["RunAgentInput", "agui_id", "router", "sse"]
+__all__ = ["RunAgentInput", "agui_id", "router"]
 
 logger = logging.getLogger("goldpath.server.agui")
 
@@ -42,8 +39,6 @@ router = APIRouter(tags=["ag-ui"])
 State = Annotated[AppState, Depends(app_state)]
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-END_CHECK_SECONDS = 5.0
-"""How often a response waiting for a run's end asks the store whether it ended."""
 
 
 class _Camel(BaseModel):
@@ -109,11 +104,6 @@ def agui_id(kind: str, user_id: str, client_id: str) -> str:
     """
     digest = hashlib.sha256(f"{kind}\0{user_id}\0{client_id}".encode()).hexdigest()
     return f"{kind}_{digest[:32]}"
-
-
-def sse(epoch: str, event: AguiEvent) -> str:
-    """One SSE event: ``id: <epoch>:<offset>`` and the AG-UI event as its data."""
-    return f"id: {epoch}:{event.offset}\ndata: {event.json}\n\n"
 
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -200,7 +190,7 @@ async def live(subscription: Subscription, run_id: str, mapping: RunMapping) -> 
 
 
 def _broken(epoch: str, mapping: RunMapping, reason: str) -> str:
-    return _broken_at(f"{epoch}:{mapping.offset}", reason)
+    return interrupted(f"{epoch}:{mapping.offset}", reason)
 
 
 @router.get(
@@ -229,7 +219,15 @@ async def run_events(
     thread_id = await state.store.agui_thread_id(user_id, run.thread_id)
     stream = state.hub.for_user(user_id)
     subscription = await stream.subscribe()
-    resumed = _Resume(state, stream, subscription, user_id, run, thread_id, run_id)
+    resumed = ResumedRun(
+        state.store,
+        stream,
+        subscription,
+        user_id,
+        run,
+        (thread_id, run_id),
+        window=state.settings.history_events,
+    )
     return StreamingResponse(
         resumed.events(position), media_type="text/event-stream", headers=SSE_HEADERS
     )
@@ -247,117 +245,3 @@ def _position(last_event_id: str | None) -> tuple[str, int] | None:
             "send the id of the last event received, or none for the whole run",
         )
     return epoch, int(offset)
-
-
-class _Resume:
-    """One resumed response: the run's known events after the client's position, then live."""
-
-    __slots__ = ("_client", "_run", "_state", "_stream", "_sub", "_user_id")
-
-    def __init__(
-        self,
-        state: AppState,
-        stream: UserStream,
-        subscription: Subscription,
-        user_id: str,
-        run: RunRecord,
-        thread_id: str,
-        run_id: str,
-    ) -> None:
-        self._state = state
-        self._stream = stream
-        self._sub = subscription
-        self._user_id = user_id
-        self._run = run
-        self._client = (thread_id, run_id)
-
-    async def events(self, position: tuple[str, int] | None) -> AsyncIterator[str]:
-        sub, mapping = self._sub, RunMapping(*self._client)
-        last = f"{sub.epoch}:0"
-        try:
-            known = await self._known()
-            numbered = [(s.epoch, agui) for s in known.events for agui in mapping.map(s.event)]
-            start = _start(numbered, position) if known.complete else None
-            if start is None:
-                async for chunk in self._snapshot(known.events):
-                    yield chunk
-                return
-            for epoch, agui in numbered[start:]:
-                last = f"{epoch}:{agui.offset}"
-                yield sse(epoch, agui)
-            newest = known.events[-1] if known.events else None
-            while not mapping.finished:
-                event = await sub.get()
-                if event.run_id != self._run.run_id:
-                    continue
-                if (
-                    newest is not None
-                    and newest.epoch == sub.epoch
-                    and event.offset <= newest.event.offset
-                ):
-                    continue  # replayed already
-                for agui in mapping.map(event):
-                    last = f"{sub.epoch}:{agui.offset}"
-                    yield sse(sub.epoch, agui)
-        except SubscriptionClosedError as exc:
-            yield _broken_at(last, f"the stream was interrupted ({exc.reason})")
-        except Exception:
-            logger.exception("AG-UI resume failed", extra={"run_id": self._run.run_id})
-            yield _broken_at(last, "the stream failed on the server")
-        finally:
-            sub.close()
-
-    async def _known(self) -> KnownEvents:
-        return await known_events(
-            self._state.store,
-            self._stream,
-            self._sub.epoch,
-            self._user_id,
-            self._run,
-            self._state.settings.history_events,
-        )
-
-    async def _snapshot(self, known: list[SourcedEvent]) -> AsyncIterator[str]:
-        """MESSAGES_SNAPSHOT of the thread once the run has ended, standing for every event
-        of the run but its last, then that last event (RUN_FINISHED or RUN_ERROR)."""
-        if not known or known[-1].event.type != "agent_completed":
-            await self._until_end()
-            known = (await self._known()).events
-            if not known or known[-1].event.type != "agent_completed":
-                self._run = await self._state.store.get_run(self._user_id, self._run.run_id)
-                known = [*known, terminal_of(self._run, self._sub.epoch)]
-        mapping = RunMapping(*self._client)
-        numbered = [(s.epoch, agui) for s in known for agui in mapping.map(s.event)]
-        epoch, terminal = numbered[-1]
-        messages = await self._state.store.list_messages(self._user_id, self._run.thread_id)
-        yield f"id: {epoch}:{terminal.offset - 1}\ndata: {messages_snapshot(messages)}\n\n"
-        yield sse(epoch, terminal)
-
-    async def _until_end(self) -> None:
-        """Wait until the run has ended: its agent_completed arrives, or the store says so."""
-        while self._run.status == "running":
-            try:
-                event: Event = await asyncio.wait_for(self._sub.get(), END_CHECK_SECONDS)
-            except TimeoutError:
-                self._run = await self._state.store.get_run(self._user_id, self._run.run_id)
-                continue
-            if event.run_id == self._run.run_id and event.type == "agent_completed":
-                return
-
-
-def _start(numbered: list[tuple[str, AguiEvent]], position: tuple[str, int] | None) -> int | None:
-    """Where the replay starts in ``numbered`` for a client at ``position``; None when that
-    position is not one of the run's events as known here."""
-    if position is None:
-        return 0
-    epoch, offset = position
-    if offset == 0:
-        return 0
-    if offset <= len(numbered) and numbered[offset - 1][0] == epoch:
-        return offset
-    return None
-
-
-def _broken_at(last: str, reason: str) -> str:
-    message = f"{reason}; the run goes on: resume it from the last event id"
-    return f"id: {last}\ndata: {run_error(message, 'stream_interrupted')}\n\n"

@@ -30,7 +30,14 @@ from goldpath.events import (
 )
 from goldpath.store import MessageRecord
 
-__all__ = ["PROTOCOL_VERSION", "AguiEvent", "RunMapping", "messages_snapshot", "run_error"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "AguiEvent",
+    "RunMapping",
+    "interrupted",
+    "messages_snapshot",
+    "sse",
+]
 
 PROTOCOL_VERSION = "1.0"
 """The AG-UI version goldpath speaks, declared in every RUN_STARTED."""
@@ -174,10 +181,18 @@ class RunMapping:
         )
 
 
-def run_error(message: str, code: str) -> str:
-    """A RUN_ERROR that is not an event of the run: the stream itself failed (the run goes
-    on, and ``GET /ag-ui/runs/{runId}/events`` resumes it). It takes no offset of its own."""
-    return _encode({"type": "RUN_ERROR", "message": message, "code": code})
+def sse(epoch: str, event: AguiEvent) -> str:
+    """One SSE event: ``id: <epoch>:<offset>`` and the AG-UI event as its data."""
+    return f"id: {epoch}:{event.offset}\ndata: {event.json}\n\n"
+
+
+def interrupted(last_id: str, reason: str) -> str:
+    """The SSE event that ends a response whose stream failed while the run goes on: a
+    RUN_ERROR (code ``stream_interrupted``) that is not an event of the run. It takes no
+    offset of its own: its id is the last one sent, where a resume picks the run up."""
+    message = f"{reason}; the run goes on: resume it from the last event id"
+    error = _encode({"type": "RUN_ERROR", "message": message, "code": "stream_interrupted"})
+    return f"id: {last_id}\ndata: {error}\n\n"
 
 
 def messages_snapshot(messages: Sequence[MessageRecord]) -> str:

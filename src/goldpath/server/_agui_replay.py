@@ -1,23 +1,46 @@
-"""What a resumed AG-UI response starts from: the goldpath events of one run known so far.
+"""goldpath's AG-UI resume extension: a run's AG-UI events again, from where a client left.
 
-A run's events are found where they are: the store holds those written so far (in
-batches, the rest with the run's end), and the user's stream holds the recent ones. The
-two are joined at the last stored offset, so the result is the run's events in order, as
-they were sent, each with the epoch of the stream that gave its offset. `RunMapping` over
-them gives the same AG-UI events, ids and offsets as the live response gave.
+A run's events are found where they are (`known_events`): the store holds those written
+so far (in batches, the rest with the run's end), and the user's stream holds the recent
+ones. The two are joined at the last stored offset, so the result is the run's events in
+order, as they were sent, each with the epoch of the stream that gave its offset.
+`RunMapping` over them gives the same AG-UI events, ids and offsets as the live response
+gave, so `ResumedRun` sends exactly the ones after the client's position, then live ones.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from goldpath.errors import SubscriptionClosedError
 from goldpath.events import AgentCompleted, Event, decode_event, utc_timestamp
+from goldpath.server._agui_mapping import (
+    AguiEvent,
+    RunMapping,
+    interrupted,
+    messages_snapshot,
+    sse,
+)
 from goldpath.store import RunEventRecord, RunRecord, Store
-from goldpath.stream import Replay, UserStream
+from goldpath.stream import Replay, Subscription, UserStream
 
-__all__ = ["KnownEvents", "SourcedEvent", "known_events", "terminal_of"]
+__all__ = [
+    "END_CHECK_SECONDS",
+    "KnownEvents",
+    "ResumedRun",
+    "SourcedEvent",
+    "known_events",
+    "terminal_of",
+]
+
+logger = logging.getLogger("goldpath.server.agui")
 
 PAGE = 1000
+END_CHECK_SECONDS = 5.0
+"""How often a response waiting for a run's end asks the store whether it ended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +113,125 @@ def terminal_of(run: RunRecord, epoch: str) -> SourcedEvent:
     )
     ts = utc_timestamp(run.finished_at)
     return SourcedEvent(epoch, Event(0, run.run_id, run.thread_id, run.agent, ts, completed))
+
+
+class ResumedRun:
+    """One resumed response: the run's known events after the client's position, then live."""
+
+    __slots__ = (
+        "_client",
+        "_end_check",
+        "_run",
+        "_store",
+        "_stream",
+        "_sub",
+        "_user_id",
+        "_window",
+    )
+
+    def __init__(
+        self,
+        store: Store,
+        stream: UserStream,
+        subscription: Subscription,
+        user_id: str,
+        run: RunRecord,
+        client: tuple[str, str],
+        *,
+        window: int,
+        end_check: float = END_CHECK_SECONDS,
+    ) -> None:
+        """``subscription`` is to ``stream``, made before anything is read; ``client`` the
+        client's (threadId, runId); ``window`` how many events the stream always holds."""
+        self._store = store
+        self._stream = stream
+        self._sub = subscription
+        self._user_id = user_id
+        self._run = run
+        self._client = client
+        self._window = window
+        self._end_check = end_check
+
+    async def events(self, position: tuple[str, int] | None) -> AsyncIterator[str]:
+        sub, mapping = self._sub, RunMapping(*self._client)
+        last = f"{sub.epoch}:0"
+        try:
+            known = await self._known()
+            numbered = [(s.epoch, agui) for s in known.events for agui in mapping.map(s.event)]
+            start = _start(numbered, position) if known.complete else None
+            if start is None:
+                async for chunk in self._snapshot(known.events):
+                    yield chunk
+                return
+            for epoch, agui in numbered[start:]:
+                last = f"{epoch}:{agui.offset}"
+                yield sse(epoch, agui)
+            newest = known.events[-1] if known.events else None
+            while not mapping.finished:
+                event = await sub.get()
+                if event.run_id != self._run.run_id:
+                    continue
+                if (
+                    newest is not None
+                    and newest.epoch == sub.epoch
+                    and event.offset <= newest.event.offset
+                ):
+                    continue  # replayed already
+                for agui in mapping.map(event):
+                    last = f"{sub.epoch}:{agui.offset}"
+                    yield sse(sub.epoch, agui)
+        except SubscriptionClosedError as exc:
+            yield interrupted(last, f"the stream was interrupted ({exc.reason})")
+        except Exception:
+            logger.exception("AG-UI resume failed", extra={"run_id": self._run.run_id})
+            yield interrupted(last, "the stream failed on the server")
+        finally:
+            sub.close()
+
+    async def _known(self) -> KnownEvents:
+        return await known_events(
+            self._store, self._stream, self._sub.epoch, self._user_id, self._run, self._window
+        )
+
+    async def _snapshot(self, known: list[SourcedEvent]) -> AsyncIterator[str]:
+        """MESSAGES_SNAPSHOT of the thread once the run has ended, standing for every event
+        of the run but its last, then that last event (RUN_FINISHED or RUN_ERROR)."""
+        if not known or known[-1].event.type != "agent_completed":
+            completed = await self._until_end()
+            known = (await self._known()).events
+            if not known or known[-1].event.type != "agent_completed":
+                if completed is None:
+                    completed = terminal_of(self._run, self._sub.epoch)
+                known = [*known, completed]
+        mapping = RunMapping(*self._client)
+        numbered = [(s.epoch, agui) for s in known for agui in mapping.map(s.event)]
+        epoch, terminal = numbered[-1]
+        messages = await self._store.list_messages(self._user_id, self._run.thread_id)
+        yield f"id: {epoch}:{terminal.offset - 1}\ndata: {messages_snapshot(messages)}\n\n"
+        yield sse(epoch, terminal)
+
+    async def _until_end(self) -> SourcedEvent | None:
+        """Wait until the run has ended: its agent_completed arrives (returned), or the
+        store says it ended (None: a run whose process died may never send one)."""
+        while self._run.status == "running":
+            try:
+                event = await asyncio.wait_for(self._sub.get(), self._end_check)
+            except TimeoutError:
+                self._run = await self._store.get_run(self._user_id, self._run.run_id)
+                continue
+            if event.run_id == self._run.run_id and event.type == "agent_completed":
+                return SourcedEvent(self._sub.epoch, event)
+        return None
+
+
+def _start(numbered: list[tuple[str, AguiEvent]], position: tuple[str, int] | None) -> int | None:
+    """Where the replay starts in ``numbered`` for a client at ``position``; None when that
+    position is not one of the run's events as known here."""
+    if position is None:
+        return 0
+    epoch, offset = position
+    if offset == 0:
+        return 0
+    if offset <= len(numbered) and numbered[offset - 1][0] == epoch:
+        return offset
+    return None
