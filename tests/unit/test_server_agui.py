@@ -6,7 +6,7 @@ import json
 
 from tests.agui import check_event, parse_sse
 
-from goldpath.events import AgentStarted, Event, MessageDelta, ToolCompleted
+from goldpath.events import AgentCompleted, AgentStarted, Event, MessageDelta, ToolCompleted
 from goldpath.server._agui import agui_id, live
 from goldpath.server._agui_mapping import RunMapping
 from goldpath.stream import InMemoryStreamHub
@@ -68,3 +68,14 @@ def test_a_tool_result_is_text_and_a_string_stays_as_it_is() -> None:
     )
     contents = [json.loads(out[0].json)["content"] for out in [*results, failed]]
     assert contents == ["12:00 UTC", '{"a": [1, "é"]}', "error: boom"]
+
+
+def test_the_runs_token_usage_is_ag_uis_usage() -> None:
+    for status, kind in [("ok", "RUN_FINISHED"), ("timeout", "RUN_ERROR")]:
+        mapping = RunMapping("t", "r")
+        data = AgentCompleted(status, 1.0, input_tokens=12, output_tokens=5)  # type: ignore[arg-type]
+        out = mapping.map(Event(1, "run", "thr", "a", TS, data))
+        event = json.loads(out[-1].json)
+        check_event(event)
+        assert event["type"] == kind
+        assert event["usage"] == [{"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}]

@@ -69,6 +69,19 @@ def _tool_content(event: ToolCompleted) -> str:
     return json.dumps(event.result, ensure_ascii=False, default=str)
 
 
+def _usage(data: AgentCompleted) -> dict[str, Any]:
+    """AG-UI's ``usage`` of a run whose model reported its tokens: one entry, since a
+    goldpath run has one model."""
+    if data.input_tokens is None or data.output_tokens is None:
+        return {}
+    tokens = {
+        "inputTokens": data.input_tokens,
+        "outputTokens": data.output_tokens,
+        "totalTokens": data.input_tokens + data.output_tokens,
+    }
+    return {"usage": [tokens]}
+
+
 class RunMapping:
     """The AG-UI events of one run, made from its goldpath events in the order they came.
 
@@ -164,15 +177,16 @@ class RunMapping:
         the outcome ``{"type":"interrupt","interrupts":[...]}``, one per pending call.
         """
         self.finished = True
+        usage = _usage(data)
         if data.status in ("ok", "cancelled"):
             outcome = {"type": "success" if data.status == "ok" else "cancelled"}
             run = {"threadId": self._thread_id, "runId": self._run_id}
-            self._add(out, "RUN_FINISHED", stamp, {**run, "outcome": outcome})
+            self._add(out, "RUN_FINISHED", stamp, {**run, "outcome": outcome, **usage})
             return
         reason = data.error or (
             "the run took longer than allowed" if data.status == "timeout" else "the run failed"
         )
-        self._add(out, "RUN_ERROR", stamp, {"message": reason, "code": data.status})
+        self._add(out, "RUN_ERROR", stamp, {"message": reason, "code": data.status, **usage})
 
     def _add(self, out: list[AguiEvent], kind: str, stamp: int, fields: dict[str, Any]) -> None:
         self._offset += 1
