@@ -12,8 +12,9 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 # docs/models.md's examples need a local OpenAI-compatible server: they run in
-# tests/integration/test_models_openai.py, beside it.
-TESTED_ELSEWHERE = {"models.md"}
+# tests/integration/test_models_openai.py, beside it. docs/your-agents.md shows excerpts of
+# examples/helpdesk, which tests/e2e/test_example.py serves and chats with.
+TESTED_ELSEWHERE = {"models.md", "your-agents.md"}
 DOCS = [
     ROOT / "README.md",
     *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in TESTED_ELSEWHERE),

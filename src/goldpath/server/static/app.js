@@ -221,6 +221,7 @@
     show(ui.logout, true); show(ui.conn, true); show(ui.whoami, true); show(ui.drawerButton, true);
     ui.whoami.textContent = store.get(KEYS.user) || "";
     refreshThreads();
+    loadAgents();
     if (state.threadId) openThread(state.threadId); else clearConversation();
     connect();
   }
@@ -564,9 +565,29 @@
     if (!text || !state.ws || !state.live) return;
     const frame = { type: "chat", message: text, client_msg_id: crypto.randomUUID() };
     if (state.threadId) frame.thread_id = state.threadId;
+    const agent = chosenAgent();
+    if (agent) frame.agent = agent;
     if (!sendOn(state.ws, frame)) return setError(ui.chatError, "That message is too long.");
     setError(ui.chatError, "");
     ui.input.value = "";
+  }
+
+  // ---------- the agent picker ----------
+
+  // GET /agents lists the agents a chat may name, the default first. With one agent there
+  // is nothing to choose and the picker stays hidden; chats then name no agent.
+  const agentPicker = { label: byTestId("agent-picker-label"), select: byTestId("agent-picker") };
+
+  async function loadAgents() {
+    const r = await api("GET", "/agents");
+    const agents = r.ok && Array.isArray(r.data) ? r.data : [];
+    agentPicker.select.replaceChildren(...agents.map((agent) =>
+      el("option", { value: agent.name, title: agent.description }, agent.name)));
+    show(agentPicker.label, agents.length > 1);
+  }
+
+  function chosenAgent() {
+    return agentPicker.label.hidden ? null : agentPicker.select.value || null;
   }
 
   // ---------- the thread drawer (narrow screens) ----------
