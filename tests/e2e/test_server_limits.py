@@ -99,19 +99,40 @@ async def test_run_timeout(server: Server, http: httpx.AsyncClient) -> None:
 async def test_history_expired_resync(server: Server, http: httpx.AsyncClient) -> None:
     user = await new_user(http, "forgotten")
     client, ready = await open_ws(server, user)
+    epoch = ready["stream"]["epoch"]
+    async with client.connection:
+        accepted = await client.chat("slow 12")
+        # The run is in flight: its events are not stored yet, and the stream keeps 3.
+        frames = await client.until(
+            lambda f: f.get("type") == "message_delta" and f["data"]["delta"] == "5 "
+        )
+        again, _ = await open_ws(server, user)
+        async with again.connection:
+            await again.send({"type": "resume", "epoch": epoch, "offset": 0})
+            resync = await again.recv()
+        await client.run_to_end(accepted["run_id"])
+    assert len(frames) > 3
+    assert resync["type"] == "resync"
+    assert (resync["reason"], resync["epoch"]) == ("history_expired", epoch)
+    assert resync["offset"] >= frames[-1]["offset"]
+
+
+async def test_what_the_history_dropped_is_replayed_from_the_stored_events(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    user = await new_user(http, "remembered")
+    client, ready = await open_ws(server, user)
     async with client.connection:
         accepted = await client.chat("What is 9 * 9?")
         frames = await client.run_to_end(accepted["run_id"])
-    assert len(frames) > 3
+    assert len(frames) > 4  # run_accepted and more events than the stream keeps (3)
     again, _ = await open_ws(server, user)
     async with again.connection:
         await again.send({"type": "resume", "epoch": ready["stream"]["epoch"], "offset": 0})
-        assert await again.recv() == {
-            "type": "resync",
-            "reason": "history_expired",
-            "epoch": ready["stream"]["epoch"],
-            "offset": frames[-1]["offset"],
-        }
+        resumed = await again.recv()
+        replayed = [await again.recv() for _ in range(resumed["replayed"])]
+    assert resumed["type"] == "resumed"
+    assert replayed == [f for f in frames if "offset" in f]
 
 
 async def test_a_locked_address_is_refused_even_the_right_password(tmp_path: Path) -> None:

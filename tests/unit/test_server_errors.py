@@ -11,6 +11,7 @@ from goldpath.errors import UnknownAgentError
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.models import OfflineModel
 from goldpath.server._errors import classify
+from goldpath.server._recorder import EventRecorder
 from goldpath.server._runs import RunService
 from goldpath.store import Store
 
@@ -30,6 +31,9 @@ def test_an_id_no_object_can_have_is_not_found(thread_id: str) -> None:
 
 async def test_the_run_service_refuses_an_empty_agent_name() -> None:
     factory = ExecutionEngineFactory(streams=InMemoryStreamHub(), model=OfflineModel())
-    runs = RunService(cast(Store, object()), factory, max_message_chars=100, messages_per_minute=10)
+    store = cast(Store, object())
+    runs = RunService(
+        store, factory, EventRecorder(store), max_message_chars=100, messages_per_minute=10
+    )
     with pytest.raises(UnknownAgentError):
         await runs.start("usr_1", "hello", thread_id=None, agent="")

@@ -12,7 +12,6 @@ import pytest
 
 from goldpath import AgentStarted, InMemoryStreamHub
 from goldpath.server._handshake import origin_allowed
-from goldpath.server._metrics import Metrics
 from goldpath.server._state import AppState
 from goldpath.server.ws import OUTBOUND_LIMIT, Connection
 
@@ -28,7 +27,6 @@ class FakeSocket:
         self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.sent: list[dict[str, Any]] = []
         self.arrived = asyncio.Condition()
-        self.app = SimpleNamespace(state=SimpleNamespace(metrics=Metrics()))  # metrics off
 
     async def receive(self) -> dict[str, Any]:
         return await self.incoming.get()
@@ -70,7 +68,7 @@ class StalledSocket(FakeSocket):
 
 
 def _serve(socket: FakeSocket, hub: InMemoryStreamHub, user_id: str) -> Any:
-    state = SimpleNamespace(settings=SimpleNamespace(max_frame_bytes=65536), hub=hub)
+    state = SimpleNamespace(settings=SimpleNamespace(max_frame_bytes=65536), hub=hub, store=None)
     connection = Connection(cast(Any, socket), cast(AppState, state), user_id)
     return connection, asyncio.create_task(connection.serve())
 
@@ -84,7 +82,7 @@ async def _append(stream: Any, count: int) -> None:
 async def test_a_slow_connection_is_told_to_resync_and_goes_on() -> None:
     hub = InMemoryStreamHub(queue_limit=5)
     stream = hub.for_user("usr_slow")
-    state = SimpleNamespace(settings=SimpleNamespace(max_frame_bytes=65536), hub=hub)
+    state = SimpleNamespace(settings=SimpleNamespace(max_frame_bytes=65536), hub=hub, store=None)
     socket = FakeSocket()
     connection = Connection(cast(Any, socket), cast(AppState, state), "usr_slow")
     serving = asyncio.create_task(connection.serve())

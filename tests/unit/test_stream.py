@@ -44,6 +44,7 @@ async def test_offsets_are_gapless_from_one() -> None:
     assert_gapless(events)
     assert stream.latest_offset == 5
     assert events[2].json.count('"offset":3') == 1
+    assert {event.epoch for event in events} == {stream.epoch}
 
 
 async def test_each_user_has_their_own_offsets() -> None:

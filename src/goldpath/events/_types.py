@@ -180,7 +180,9 @@ EventData: TypeAlias = (
 class Event:
     """One event of a user's stream: its offset, the run it belongs to, and its data.
 
-    ``json`` is the wire frame, encoded once when the event is made.
+    ``json`` is the wire frame, encoded once when the event is made. ``epoch`` is the
+    stream epoch its offset belongs to, set by the stream that gave the offset (empty for
+    an event read back from a frame, which does not carry it).
     """
 
     offset: int
@@ -190,6 +192,7 @@ class Event:
     ts: str
     data: EventData
     json: str = ""
+    epoch: str = ""
 
     def __post_init__(self) -> None:
         if not self.json:
@@ -257,8 +260,9 @@ def _data_from_wire(kind: str, data: Mapping[str, Any]) -> EventData:
     raise ValueError(f"unknown event type {kind!r}")
 
 
-def decode_event(frame: str | Mapping[str, Any]) -> Event:
-    """The `Event` of a wire frame (text or parsed), keeping the text when given.
+def decode_event(frame: str | Mapping[str, Any], epoch: str = "") -> Event:
+    """The `Event` of a wire frame (text or parsed), keeping the text when given; ``epoch``
+    is the stream epoch the frame was read from, when known.
 
     Raises ``ValueError`` or ``KeyError`` for a frame that is not an event of PROTOCOL.md.
     """
@@ -272,4 +276,5 @@ def decode_event(frame: str | Mapping[str, Any]) -> Event:
         ts=parsed["ts"],
         data=_data_from_wire(parsed["type"], parsed["data"]),
         json=text,
+        epoch=epoch,
     )

@@ -29,12 +29,13 @@ from goldpath.server._docs import DOCS_PATHS, serve_docs
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
-from goldpath.server._metrics import Metrics, PrometheusMetrics, serve_metrics
 from goldpath.server._models import check_agent_models, open_models
 from goldpath.server._paging import NEXT_CURSOR
 from goldpath.server._ready import router as ready_router
+from goldpath.server._recorder import EventRecorder, RecordedStreams
 from goldpath.server._runs import RunService
 from goldpath.server._settings import Settings
+from goldpath.server._sse import router as sse_router
 from goldpath.server._state import AppState
 from goldpath.server.ws import router as ws_router
 from goldpath.store import Store
@@ -184,7 +185,6 @@ def create_app(
     given = tuple(tools) if tools is not None else BUILTIN_TOOLS
     sources = [item for item in given if isinstance(item, ToolSource)]
     tool_list = tuple(tool_table(t for t in given if not isinstance(t, ToolSource)).values())
-    metrics = PrometheusMetrics() if settings.metrics else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -193,15 +193,16 @@ def create_app(
             assert settings.secret_key is not None
             store = await Store.open(settings.database_url)
             stack.push_async_callback(store.close)
-            stack.callback(metrics.close)
             interrupted = await store.mark_unfinished_runs()
             if interrupted:
                 logger.warning("%d runs were left running by a previous process", interrupted)
             hub = await make_hub(settings)
             stack.push_async_callback(hub.close)
             chosen, models = open_models(settings, model, registry.classes(), stack)
+            recorder = EventRecorder(store)
+            stack.push_async_callback(recorder.close)  # after the runs end, before the store
             factory = ExecutionEngineFactory(
-                streams=hub,
+                streams=RecordedStreams(hub, recorder),
                 model=chosen,
                 models=models,
                 agents=registry,
@@ -211,13 +212,13 @@ def create_app(
                     run_timeout=settings.run_timeout,
                     max_tool_calls=settings.max_tool_calls,
                 ),
-                observer=metrics if isinstance(metrics, PrometheusMetrics) else None,
             )
             configure_execution_engine_factory(factory)
             stack.callback(configure_execution_engine_factory, None)
             runs = RunService(
                 store,
                 factory,
+                recorder,
                 max_message_chars=settings.max_message_chars,
                 messages_per_minute=settings.messages_per_minute,
             )
@@ -238,7 +239,7 @@ def create_app(
                 connections_per_user=settings.max_connections_per_user,
                 threads_per_minute=settings.threads_per_minute,
             )
-            app.state.goldpath = AppState(settings, store, hub, factory, auth, runs, caps)
+            app.state.goldpath = AppState(settings, store, hub, factory, auth, runs, caps, recorder)
             logger.info("goldpath %s serving with the %s model", __version__, chosen.name)
             yield
             logger.info("goldpath shutting down; cancelling %d runs", runs.in_flight())
@@ -251,15 +252,13 @@ def create_app(
         docs_url=None,  # served offline by serve_docs, not from a CDN
         redoc_url=None,
     )
-    app.state.metrics = metrics
-    if settings.metrics:
-        app.add_route("/metrics", serve_metrics, include_in_schema=False)
     install_error_handlers(app)
     _document_errors(app)
     app.include_router(http_router)
     app.include_router(ready_router)
     app.include_router(agents_router)
     app.include_router(ws_router)
+    app.include_router(sse_router)
     app.include_router(agui_router)
     _serve_page(app)
     serve_docs(app)

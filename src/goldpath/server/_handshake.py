@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from typing import Any, Final, Literal, TypeAlias, get_args
 from urllib.parse import urlsplit
 
@@ -74,9 +75,14 @@ def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
     return parts.hostname == own.hostname and port == own_port
 
 
+def token_in_url(query_names: Iterable[str]) -> bool:
+    """Whether the query names a token (any letter case): refused on /ws and /stream."""
+    return any(name.lower() in _URL_TOKENS for name in query_names)
+
+
 async def authenticate(websocket: WebSocket, state: AppState) -> str | None:
     """The user id, None to close with 4401, or "" when the first frame was too large."""
-    if any(name.lower() in _URL_TOKENS for name in websocket.query_params):
+    if token_in_url(websocket.query_params):
         return None  # a token in the URL ends up in logs and history: never accepted
     auth = state.auth
     header = websocket.headers.get("authorization")

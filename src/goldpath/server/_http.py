@@ -52,6 +52,7 @@ logger = logging.getLogger("goldpath.server")
 
 HEALTH_TIMEOUT = 2.0
 HEALTH_FAILED = "unavailable; the details are in the server's log"
+RUN_EVENTS_LIMIT = 1000
 
 _bearer = HTTPBearer(auto_error=False, description="the access_token from POST /auth/login")
 
@@ -348,3 +349,27 @@ async def cancel_run(run_id: str, user: User, state: State) -> JSONResponse:
     await state.runs.cancel(user, run_id)
     record = await state.store.get_run(user, run_id)
     return JSONResponse({"run_id": run_id, "thread_id": record.thread_id}, status_code=202)
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    response_model=list[dict[str, Any]],
+    response_description="the run's event frames as they were sent, oldest first",
+    responses=_errors(401, 404, 422),
+    tags=["runs"],
+)
+async def list_run_events(
+    run_id: str,
+    user: User,
+    state: State,
+    after: Annotated[int, Query(ge=0, description="only events with a higher offset")] = 0,
+    limit: Annotated[int, Query(ge=1, le=RUN_EVENTS_LIMIT)] = RUN_EVENTS_LIMIT,
+) -> Response:
+    """The run's stored events, oldest first, each the frame that was sent: a finished
+    run's are all there; a running run's are stored in batches (its newest ones are in the
+    user's stream). Page with ``after`` = the last offset of the previous page."""
+    require_run_id(run_id)
+    await state.recorder.settle(run_id)  # what this process has queued, written first
+    events = await state.store.list_run_events(user, run_id, after=after, limit=limit)
+    body = "[" + ",".join([event.frame for event in events]) + "]"  # the frames as sent
+    return Response(body, media_type="application/json")

@@ -25,6 +25,7 @@ from goldpath.errors import (
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.models import Message
 from goldpath.server._ratelimit import SlidingWindow
+from goldpath.server._recorder import EventRecorder
 from goldpath.store import Store
 
 __all__ = [
@@ -95,18 +96,20 @@ class _Run:
 class RunService:
     """Starts, cancels and finishes runs; holds the tasks of the runs in flight here."""
 
-    __slots__ = ("_factory", "_max_chars", "_messages", "_runs", "_store")
+    __slots__ = ("_factory", "_max_chars", "_messages", "_recorder", "_runs", "_store")
 
     def __init__(
         self,
         store: Store,
         factory: ExecutionEngineFactory,
+        recorder: EventRecorder,
         *,
         max_message_chars: int,
         messages_per_minute: int,
     ) -> None:
         self._store = store
         self._factory = factory
+        self._recorder = recorder
         self._max_chars = max_message_chars
         self._messages = SlidingWindow(messages_per_minute, 60.0)
         self._runs: dict[str, _Run] = {}
@@ -181,6 +184,7 @@ class RunService:
             await stack.aclose()
             raise
         history = tuple(Message(m.role, m.text) for m in earlier)
+        self._recorder.start(user_id, run_id)
         run = self._runs[run_id] = _Run(user_id, thread_id)
         run.task = asyncio.create_task(
             self._execute(run, stack, engine, agent, message, history), name=f"goldpath {run_id}"
@@ -212,11 +216,15 @@ class RunService:
             logger.exception("run failed outside the engine", extra=context.log_fields())
         finally:
             self._runs.pop(context.run_id, None)
+            self._recorder.end(context.run_id)
 
     async def _finish(self, run: _Run, context: UserExecutionContext, outcome: RunOutcome) -> None:
         # From here on the run cannot be cancelled: its result is being stored.
         run.finishing = True
         usage = outcome.usage
+        # The run's events not stored yet go with its status and answer; agent_completed,
+        # sent after this, is stored just after it is sent (docs/server.md).
+        events = await self._recorder.take(context.run_id)
         await self._store.finish_run(
             context.user_id,
             context.run_id,
@@ -225,6 +233,7 @@ class RunService:
             outcome.error,
             input_tokens=usage.input_tokens if usage is not None else None,
             output_tokens=usage.output_tokens if usage is not None else None,
+            events=events,
         )
 
     async def cancel(self, user_id: str, run_id: str) -> None:

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.server._auth import Authenticator
 from goldpath.server._caps import Caps
+from goldpath.server._recorder import EventRecorder
 from goldpath.server._runs import RunService
 from goldpath.server._settings import Settings
 from goldpath.store import Store
@@ -28,6 +29,7 @@ class AppState:
     auth: Authenticator
     runs: RunService
     caps: Caps
+    recorder: EventRecorder
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -68,11 +68,21 @@ def _check_owners(conn: Connection, batches: Sequence[RunEventBatch]) -> None:
             raise NotFoundError(f"run {batch.run_id!r} not found; check the run id")
 
 
-def insert_run_events(conn: Connection, run_id: str, events: Sequence[RunEventRecord]) -> None:
-    """One row for each stretch of ``events`` in one epoch; nothing for no events."""
-    rows = list(_rows(run_id, events))
-    if rows:
+def insert_run_events(conn: Connection, batches: Sequence[RunEventBatch]) -> None:
+    """One row for each stretch of a batch in one epoch, all in one ``executemany``.
+
+    `ConflictError` when a batch's ``seq`` were stored before.
+    """
+    rows = [row for batch in batches for row in _rows(batch.run_id, batch.events)]
+    if not rows:
+        return
+    try:
         conn.execute(_INSERT, rows)
+    except IntegrityError as exc:
+        names = ", ".join(sorted({repr(batch.run_id) for batch in batches}))
+        raise ConflictError(
+            f"events of run {names} were stored before; number each event of a run once"
+        ) from exc
 
 
 def _rows(run_id: str, events: Sequence[RunEventRecord]) -> Iterator[dict[str, Any]]:
@@ -81,22 +91,23 @@ def _rows(run_id: str, events: Sequence[RunEventRecord]) -> Iterator[dict[str, A
         if end < len(events) and events[end].epoch == events[start].epoch:
             continue
         part = events[start:end]
-        for index, event in enumerate(part):
-            if event.seq != part[0].seq + index:
-                raise ValueError(
-                    f"run {run_id!r}: seq {event.seq} does not follow {part[0].seq + index - 1}; "
-                    "a batch's events must be numbered one after another"
-                )
-            if "\n" in event.frame:
-                raise ValueError(f"run {run_id!r}: a frame with a raw newline is not compact JSON")
+        first, last = part[0], part[-1]
+        if last.seq - first.seq != len(part) - 1:
+            raise ValueError(
+                f"run {run_id!r}: seq {first.seq} to {last.seq} for {len(part)} events; "
+                "a batch's events must be numbered one after another"
+            )
+        frames = "\n".join([event.frame for event in part])
+        if frames.count("\n") != len(part) - 1:
+            raise ValueError(f"run {run_id!r}: a frame with a raw newline is not compact JSON")
         yield {
             "run_id": run_id,
-            "seq": part[0].seq,
-            "epoch": part[0].epoch,
-            "first_offset": part[0].offset,
-            "last_offset": part[-1].offset,
+            "seq": first.seq,
+            "epoch": first.epoch,
+            "first_offset": first.offset,
+            "last_offset": last.offset,
             "offsets": ",".join([str(event.offset) for event in part]),
-            "frames": "\n".join([event.frame for event in part]),
+            "frames": frames,
         }
         start = end
 
@@ -132,14 +143,7 @@ class RunEventMethods:
 
         def append(conn: Connection) -> None:
             _check_owners(conn, batches)
-            for batch in batches:
-                try:
-                    insert_run_events(conn, batch.run_id, batch.events)
-                except IntegrityError as exc:
-                    raise ConflictError(
-                        f"events of run {batch.run_id!r} from seq {batch.events[0].seq} were "
-                        "stored before; number each event of a run once"
-                    ) from exc
+            insert_run_events(conn, batches)
 
         if batches:
             await self._run("store runs' events", append, write=True)

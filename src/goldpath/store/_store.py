@@ -44,6 +44,7 @@ from ._records import (
     ROLES,
     MessageRecord,
     Role,
+    RunEventBatch,
     RunEventRecord,
     RunRecord,
     RunState,
@@ -407,7 +408,7 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
                 )
                 insert_message(conn, answer)
                 touch_thread(conn, record.thread_id, now)
-            insert_run_events(conn, run_id, events)
+            insert_run_events(conn, [RunEventBatch(owner_id, run_id, events)])
             return record
 
         return await self._run("finish a run", finish, write=True)

@@ -62,7 +62,7 @@ class InMemoryUserStream(UserStream):
         self, run_id: str, thread_id: str, agent: str, ts: str, data: EventData
     ) -> Event:
         self._offset += 1
-        event = Event(self._offset, run_id, thread_id, agent, ts, data)
+        event = Event(self._offset, run_id, thread_id, agent, ts, data, epoch=self._epoch)
         now = time.monotonic()
         events, times = self._events, self._times
         events.append(event)

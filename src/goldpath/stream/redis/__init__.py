@@ -73,7 +73,8 @@ class RedisUserStream(UserStream):
             ],
         )
         offset = int(reply[0])
-        return Event(offset, run_id, thread_id, agent, ts, data, json=f"{head}{offset}{tail}")
+        frame = f"{head}{offset}{tail}"
+        return Event(offset, run_id, thread_id, agent, ts, data, json=frame, epoch=str(reply[1]))
 
     async def read_after(self, epoch: str, offset: int) -> Replay | Resync:
         keys = self.keys
@@ -89,7 +90,7 @@ class RedisUserStream(UserStream):
             return Resync("offset_ahead", current, latest)
         if offset == latest:
             return Replay((), latest)
-        events = tuple(decode_event(_frame_of(fields)) for _id, fields in entries)
+        events = tuple(decode_event(_frame_of(fields), current) for _id, fields in entries)
         if len(events) != latest - offset or events[0].offset != offset + 1:
             return Resync("history_expired", current, latest)  # trimmed, expired or evicted
         return Replay(events, latest)

@@ -235,7 +235,7 @@ class LiveFanout:
             self._close_all(channel, "epoch_changed")
             return
         try:
-            event = decode_event(frame)
+            event = decode_event(frame, epoch)
         except (ValueError, KeyError, TypeError) as exc:
             logger.error("a frame on %s is not an event, skipped: %s", name, exc)
             return
