@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Protocol
 
 from goldpath.agents import Agent, AgentRegistry
 from goldpath.context import UserExecutionContext
@@ -33,7 +34,9 @@ from goldpath.tools import BUILTIN_TOOLS, Tool, ToolDispatcher
 __all__ = [
     "ProcessEngines",
     "RunLimits",
+    "RunObserver",
     "RunOutcome",
+    "RunWatch",
     "SilentSink",
     "UserExecutionEngine",
     "set_process_engines",
@@ -71,6 +74,30 @@ class RunOutcome:
     """The tokens the run's model calls used, when the model reported them."""
 
 
+class RunWatch(Protocol):
+    """One run, as an observer (metrics, traces) sees it: made as the run starts, it may
+    wrap what the run writes to and asks, and hears how the run ended."""
+
+    def sink(self, sink: EventSink) -> EventSink:
+        """The sink the run's events go through (``sink`` itself, or a wrapper of it)."""
+        ...
+
+    def model(self, model: ChatModel) -> ChatModel:
+        """The model the run's agent asks (``model`` itself, or a wrapper of it)."""
+        ...
+
+    def finished(self, outcome: RunOutcome) -> None:
+        """The run ended so; called once, after ``agent_completed`` was sent (or failed to be)."""
+        ...
+
+
+class RunObserver(Protocol):
+    """What the server hands the factory at start-up to watch every run. Without one (the
+    default) the engine does nothing more than run."""
+
+    def watch(self, context: UserExecutionContext, agent: str) -> RunWatch: ...
+
+
 ProcessEngines = Callable[[UserExecutionContext], "UserExecutionEngine"]
 """The process-wide factory's ``create_for_user``, which `create_from_legacy` borrows."""
 
@@ -102,7 +129,16 @@ class UserExecutionEngine:
     does. The engine holds no global state: everything it uses was handed to it.
     """
 
-    __slots__ = ("_agent_models", "_agents", "_context", "_limits", "_model", "_sink", "_tools")
+    __slots__ = (
+        "_agent_models",
+        "_agents",
+        "_context",
+        "_limits",
+        "_model",
+        "_observer",
+        "_sink",
+        "_tools",
+    )
 
     def __init__(
         self,
@@ -114,6 +150,7 @@ class UserExecutionEngine:
         tools: Mapping[str, Tool],
         limits: RunLimits,
         agent_models: Mapping[str, ChatModel] = _NO_MODELS,
+        observer: RunObserver | None = None,
     ) -> None:
         self._context = context
         self._sink = sink
@@ -122,6 +159,7 @@ class UserExecutionEngine:
         self._agents = agents
         self._tools = tools
         self._limits = limits
+        self._observer = observer
 
     @property
     def context(self) -> UserExecutionContext:
@@ -215,14 +253,20 @@ class UserExecutionEngine:
         cancellation is re-raised after ``agent_completed`` is sent, as asyncio expects.
         Raises `UnknownAgentError` before the run starts for an unknown name.
         """
-        context, limits = self._context, self._limits
+        context, limits, model = self._context, self._limits, self._model
         if isinstance(agent, str):
             if agent not in self._agents:
                 raise UnknownAgentError(agent, self._agents.names())
             name = agent
         else:
             name = agent.name
-        emitter = self.emitter(name)
+        model = self._agent_models.get(name, model)
+        watch = None if self._observer is None else self._observer.watch(context, name)
+        if watch is None:
+            emitter = self.emitter(name)
+        else:
+            emitter = Emitter(context, watch.sink(self._sink), name)
+            model = watch.model(model)
         tools = ToolDispatcher(
             context,
             self._tools,
@@ -248,7 +292,7 @@ class UserExecutionEngine:
                     message,
                     emitter=emitter,
                     tools=tools,
-                    model=self._agent_models.get(name, self._model),
+                    model=model,
                     history=history,
                 )
             status = "ok"
@@ -286,16 +330,20 @@ class UserExecutionEngine:
                         usage=outcome.usage,
                     )
             usage = outcome.usage
-            await emitter.emit(
-                AgentCompleted(
-                    status=outcome.status,
-                    duration_ms=outcome.duration_ms,
-                    text=outcome.text,
-                    error=outcome.error,
-                    input_tokens=usage.input_tokens if usage is not None else None,
-                    output_tokens=usage.output_tokens if usage is not None else None,
+            try:
+                await emitter.emit(
+                    AgentCompleted(
+                        status=outcome.status,
+                        duration_ms=outcome.duration_ms,
+                        text=outcome.text,
+                        error=outcome.error,
+                        input_tokens=usage.input_tokens if usage is not None else None,
+                        output_tokens=usage.output_tokens if usage is not None else None,
+                    )
                 )
-            )
+            finally:
+                if watch is not None:
+                    watch.finished(outcome)
             if cancelled_while_saving:
                 raise asyncio.CancelledError  # the cancel must still reach the caller
         return outcome

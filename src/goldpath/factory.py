@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from goldpath.agents import AgentRegistry, builtin_agents
 from goldpath.context import UserExecutionContext
-from goldpath.engine import RunLimits, UserExecutionEngine, set_process_engines
+from goldpath.engine import RunLimits, RunObserver, UserExecutionEngine, set_process_engines
 from goldpath.errors import ConfigurationError, TooManyRunsError
 from goldpath.events import EventSinks
 from goldpath.models import ChatModel, OfflineModel
@@ -39,6 +39,7 @@ class ExecutionEngineFactory:
         "_in_flight",
         "_limits",
         "_model",
+        "_observer",
         "_streams",
         "_tools",
     )
@@ -52,7 +53,9 @@ class ExecutionEngineFactory:
         agents: AgentRegistry | None = None,
         tools: Iterable[Tool] = BUILTIN_TOOLS,
         limits: RunLimits | None = None,
+        observer: RunObserver | None = None,
     ) -> None:
+        """``observer`` watches every run (the server's metrics and traces); None: nothing."""
         self._streams = streams
         self._model: ChatModel = model if model is not None else OfflineModel()
         self._agents = agents if agents is not None else builtin_agents()
@@ -61,6 +64,7 @@ class ExecutionEngineFactory:
         self._tools = tool_table(tools)
         self._limits = limits if limits is not None else RunLimits()
         self._in_flight: dict[str, int] = {}
+        self._observer = observer
 
     @property
     def limits(self) -> RunLimits:
@@ -92,6 +96,7 @@ class ExecutionEngineFactory:
             agents=self._agents,
             tools=self._tools,
             limits=self._limits,
+            observer=self._observer,
         )
 
     def user_execution_engine(self, context: UserExecutionContext) -> UserEngineSlot:

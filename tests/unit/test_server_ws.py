@@ -12,6 +12,7 @@ import pytest
 
 from goldpath import AgentStarted, InMemoryStreamHub
 from goldpath.server._handshake import origin_allowed
+from goldpath.server._metrics import Metrics
 from goldpath.server._state import AppState
 from goldpath.server.ws import OUTBOUND_LIMIT, Connection
 
@@ -27,6 +28,7 @@ class FakeSocket:
         self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.sent: list[dict[str, Any]] = []
         self.arrived = asyncio.Condition()
+        self.app = SimpleNamespace(state=SimpleNamespace(metrics=Metrics()))  # metrics off
 
     async def receive(self) -> dict[str, Any]:
         return await self.incoming.get()

@@ -29,6 +29,7 @@ from goldpath.server._docs import DOCS_PATHS, serve_docs
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
+from goldpath.server._metrics import Metrics, PrometheusMetrics, serve_metrics
 from goldpath.server._models import check_agent_models, open_models
 from goldpath.server._paging import NEXT_CURSOR
 from goldpath.server._ready import router as ready_router
@@ -185,6 +186,7 @@ def create_app(
     given = tuple(tools) if tools is not None else BUILTIN_TOOLS
     sources = [item for item in given if isinstance(item, ToolSource)]
     tool_list = tuple(tool_table(t for t in given if not isinstance(t, ToolSource)).values())
+    metrics = PrometheusMetrics() if settings.metrics else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -193,6 +195,7 @@ def create_app(
             assert settings.secret_key is not None
             store = await Store.open(settings.database_url)
             stack.push_async_callback(store.close)
+            stack.callback(metrics.close)
             interrupted = await store.mark_unfinished_runs()
             if interrupted:
                 logger.warning("%d runs were left running by a previous process", interrupted)
@@ -212,6 +215,7 @@ def create_app(
                     run_timeout=settings.run_timeout,
                     max_tool_calls=settings.max_tool_calls,
                 ),
+                observer=metrics if isinstance(metrics, PrometheusMetrics) else None,
             )
             configure_execution_engine_factory(factory)
             stack.callback(configure_execution_engine_factory, None)
@@ -252,6 +256,9 @@ def create_app(
         docs_url=None,  # served offline by serve_docs, not from a CDN
         redoc_url=None,
     )
+    app.state.metrics = metrics
+    if settings.metrics:
+        app.add_route("/metrics", serve_metrics, include_in_schema=False)
     install_error_handlers(app)
     _document_errors(app)
     app.include_router(http_router)

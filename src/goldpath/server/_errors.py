@@ -23,6 +23,7 @@ from goldpath.errors import (
 )
 from goldpath.server._auth import LoginLimitedError, RegistrationLimitedError
 from goldpath.server._caps import ThreadLimitedError
+from goldpath.server._metrics import metrics_of
 from goldpath.server._runs import MessageTooLargeError, RateLimitedError
 
 __all__ = [
@@ -157,6 +158,7 @@ def describe_validation(errors: Any) -> str:
 
 async def _on_goldpath_error(request: Request, exc: Exception) -> JSONResponse:
     problem = classify(exc)
+    metrics_of(request).answered(exc)
     if problem.status == 500:
         logger.error("request failed: %s", exc, exc_info=exc, extra=_ids(request))
     return problem_response(problem)

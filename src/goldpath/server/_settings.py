@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, gt=0)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics: bool = False
+    """Serve Prometheus metrics at ``/metrics`` (``goldpath[metrics]``; docs/observability.md)."""
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line, for a log collector (docs/observability.md)."""
 
@@ -107,6 +109,11 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "GOLDPATH_REDIS_URL needs the redis package: pip install 'goldpath[redis]' "
                 "(or unset GOLDPATH_REDIS_URL for in-memory streams, one process)"
+            )
+        if self.metrics and importlib.util.find_spec("prometheus_client") is None:
+            raise ConfigurationError(
+                "GOLDPATH_METRICS needs prometheus-client: pip install 'goldpath[metrics]' "
+                "(or unset GOLDPATH_METRICS)"
             )
         if self.model == "openai":
             if importlib.util.find_spec("openai") is None:

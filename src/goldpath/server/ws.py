@@ -42,6 +42,7 @@ from goldpath.server._handshake import (
     text_of,
     too_large,
 )
+from goldpath.server._metrics import metrics_of
 from goldpath.server._replay import read_after
 from goldpath.server._state import AppState, app_state
 from goldpath.stream import Replay, Subscription, UserStream
@@ -142,6 +143,7 @@ class Connection:
             }
         )
         logger.info("connection ready", extra=self._log())
+        metrics_of(self._websocket).connection_opened()
         try:
             await self._read()
         except WebSocketDisconnect:
@@ -161,6 +163,7 @@ class Connection:
                         "connection %s failed: %s", name, result, exc_info=result, extra=self._log()
                     )
             self._sub.close()
+            metrics_of(self._websocket).connection_closed()
             logger.info("connection closed", extra=self._log())
 
     # sending
@@ -254,6 +257,7 @@ class Connection:
                 self._send(frame)
             self._held.clear()
             logger.warning("connection resynced (%s)", reason, extra=self._log())
+            metrics_of(self._websocket).resynced(reason)
 
     async def _pump_events(self) -> None:
         try:
@@ -377,6 +381,7 @@ class Connection:
 
     async def _failed(self, exc: Exception, ref: str | None) -> None:
         problem = classify(exc)
+        metrics_of(self._websocket).answered(exc)
         if problem.code == "internal":
             logger.error("frame failed: %s", exc, exc_info=exc, extra=self._log())
         await self._error(problem.code, problem.message, ref)
