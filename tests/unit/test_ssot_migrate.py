@@ -272,3 +272,16 @@ def test_a_change_that_cannot_land_exactly_skips_the_file(
         "make it by hand"
     ]
     assert (tmp_path / "a.py").read_bytes() == LEGACY.encode()
+
+
+def test_relative_path_inside_a_package_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pkg").mkdir()
+    for init in (tmp_path / "__init__.py", tmp_path / "pkg" / "__init__.py"):
+        init.write_bytes(b"")
+    (tmp_path / "pkg" / "a.py").write_bytes(LEGACY.encode())
+    monkeypatch.chdir(tmp_path)
+    report = migrate_tree(Path("pkg"), write=True)
+    assert report.changed == [str(Path("pkg") / "a.py")]
+    assert (tmp_path / "pkg" / "a.py").read_bytes() == MIGRATED.encode()

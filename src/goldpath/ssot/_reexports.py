@@ -53,8 +53,8 @@ class Packages:
     def module(self, path: Path) -> str:
         """`app/sub/x.py` is `app.sub.x` when `app/` and `app/sub/` hold an `__init__.py`."""
         parts = [] if path.name == "__init__.py" else [path.stem]
-        directory = path.parent
-        while self._package(directory):
+        directory = path.resolve().parent
+        while directory.parent != directory and self._package(directory):
             parts.append(directory.name)
             directory = directory.parent
         return ".".join(reversed(parts))
