@@ -100,6 +100,15 @@ def test_a_port_in_use_is_refused_before_anything_is_touched(tmp_path: Path) -> 
     assert not (tmp_path / "data").exists()
 
 
+def test_an_address_that_is_not_this_machines_is_refused(tmp_path: Path) -> None:
+    done = goldpath(tmp_path, "serve", "--host", "192.0.2.1", "--port", "0")
+    assert done.stderr == (
+        "error: cannot listen on 192.0.2.1 port 0: Cannot assign requested address\n"
+    )
+    assert done.returncode == 1
+    assert not (tmp_path / "data").exists()
+
+
 def test_chat_with_a_url_that_is_no_url(tmp_path: Path) -> None:
     done = goldpath(tmp_path, "chat", "--url", "127.0.0.1:17100")
     assert done.stderr == "error: --url must look like http://host:port, got '127.0.0.1:17100'\n"
