@@ -87,6 +87,7 @@ def test_an_app_that_cannot_be_loaded_is_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2  # a configuration error (docs/server.md)
     assert "Traceback" not in done.stdout + done.stderr
+    assert done.stdout == ""  # the database line comes only once the app is made
     assert done.stderr == (
         "error: cannot load the app 'broken:app': importing 'broken' raised JSONDecodeError: "
         f"Expecting value: line 1 column 1 (char 0) ({tmp_path / 'broken.py'}, line 3)\n"

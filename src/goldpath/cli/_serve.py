@@ -78,11 +78,11 @@ def serve(
     except ConfigurationError as exc:
         listener.close()
         fail(str(exc), USAGE)
-    typer.echo(describe_storage(settings))
     configure_logging(settings.log_level, settings.log_format)
     options = {"host": settings.host, "port": settings.port, **uvicorn_options(settings)}
     if reload:
         where = "" if settings.port == 0 else f" at {_url(settings.host, settings.port)}"
+        typer.echo(describe_storage(settings))
         typer.echo(f"goldpath is starting{where}, restarting when its code changes")
         listener.close()  # the reloader binds the port itself
         package = str(Path(__file__).resolve().parents[1])
@@ -101,6 +101,7 @@ def serve(
     except GoldpathError as exc:
         listener.close()
         fail(str(exc), USAGE if isinstance(exc, ConfigurationError) else FAILURE)
+    typer.echo(describe_storage(settings))
 
     class AnnouncingServer(uvicorn.Server):
         """uvicorn's server, printing the address once it really listens."""
