@@ -125,18 +125,19 @@ _STATUS_CODES: dict[int, ErrorCode] = {
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code: ErrorCode
-    if exc.status_code >= 500:
-        code = "internal"
-    else:
-        code = _STATUS_CODES.get(exc.status_code, "bad_request")
-    if exc.status_code == 404 and exc.detail == "Not Found":
+    status = exc.status_code
+    code: ErrorCode = "internal" if status >= 500 else _STATUS_CODES.get(status, "bad_request")
+    if status == 404 and exc.detail == "Not Found":
         message = f"there is no {request.url.path}; see /openapi.json for the routes"
-    elif exc.status_code == 405:
+    elif status == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
+    elif status == 400:
+        # FastAPI's answer to a body it cannot parse (not UTF-8, nested too deep): a bad
+        # body is 422 bad_request, like every other (PROTOCOL.md).
+        status, message = 422, "the body is not valid JSON; send a JSON object"
     else:
         message = str(exc.detail)
-    response = JSONResponse(error_body(code, message), status_code=exc.status_code)
+    response = JSONResponse(error_body(code, message), status_code=status)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from goldpath.context import new_id
 from goldpath.errors import SubscriptionClosedError
@@ -174,11 +174,22 @@ class Connection:
     async def _write(self) -> None:
         try:
             await self._write_frames()
-        except Exception:
+        except Exception as exc:
+            if self._closed_already(exc):
+                return  # a frame too large or broken: the connection is over, nothing failed
             # Nothing more can reach the client: close, so the reader ends too (the
             # exception is logged when the connection is torn down).
             await close(self._websocket, CLOSE_INTERNAL)
             raise
+
+    def _closed_already(self, exc: Exception) -> bool:
+        """Whether the close was already sent, so sending could only fail: by the reader
+        (the app's state says so), or by uvicorn itself, which closes a connection whose
+        frame is over its size limit or broken and then refuses sends with this message."""
+        state = getattr(self._websocket, "application_state", None)
+        return state is WebSocketState.DISCONNECTED or (
+            isinstance(exc, RuntimeError) and "after sending 'websocket.close'" in str(exc)
+        )
 
     async def _write_frames(self) -> None:
         websocket, outbound = self._websocket, self._outbound
