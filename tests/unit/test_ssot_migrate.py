@@ -285,3 +285,30 @@ def test_relative_path_inside_a_package_directory(
     report = migrate_tree(Path("pkg"), write=True)
     assert report.changed == [str(Path("pkg") / "a.py")]
     assert (tmp_path / "pkg" / "a.py").read_bytes() == MIGRATED.encode()
+
+
+def test_star_reexport_module_is_seen_through(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_bytes(b"")
+    (tmp_path / "app" / "compat.py").write_bytes(b"from goldpath.compat import *  # noqa\n")
+    (tmp_path / "app" / "use.py").write_bytes(
+        b"from . import compat\n\n\nasync def f(r, b, c):\n"
+        b"    return compat.ExecutionEngine(r, b, c), compat.AgentWebSocketBridge\n"
+    )
+    report = migrate_tree(tmp_path, write=True)
+    assert (tmp_path / "app" / "use.py").read_bytes() == (
+        b"from . import compat\nimport goldpath\n\n\nasync def f(r, b, c):\n"
+        b"    return await goldpath.UserExecutionEngine.create_from_legacy(r, b, c), "
+        b"compat.AgentWebSocketBridge\n"
+    )
+    assert (
+        tmp_path / "app" / "compat.py"
+    ).read_bytes() == b"from goldpath.compat import *  # noqa\n"
+    shim, kept, stuck = sorted(report.reported)
+    assert shim.startswith(f"{tmp_path / 'app' / 'compat.py'}:1: re-exports legacy names (Agent, ")
+    assert " more) for other modules" in shim
+    assert kept.startswith(f"{tmp_path / 'app' / 'use.py'}:1: `app.compat` import kept for ")
+    assert stuck == (
+        f"{tmp_path / 'app' / 'use.py'}:5: `app.compat.AgentWebSocketBridge` has no canonical "
+        "move; replace it by hand"
+    )

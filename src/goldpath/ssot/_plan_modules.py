@@ -64,8 +64,10 @@ class ModuleImports(cst.CSTVisitor):
                     needed.add(target.rpartition(".")[0])
                     continue
                 kept = True
-                loud = loud or target is not None or legacy
-                if target is None and legacy and not self._in_legacy_call(parent):
+                # a name the project's module defines itself is no legacy
+                known = legacy or old in self.rules.legacy_calls
+                loud = loud or target is not None or known
+                if target is None and known and not self._in_legacy_call(parent):
                     self.report(parent, f"`{old}` has no canonical move; replace it by hand")
                 elif target is not None and parent not in self.stuck:
                     self.report(

@@ -35,7 +35,9 @@ class ReExport:
 
     def advice(self) -> str:
         """The report for the module itself."""
-        names = ", ".join(sorted(self.names))
+        names = ", ".join(sorted(self.names)[:5])
+        if len(self.names) > 5:
+            names += f" and {len(self.names) - 5} more"
         return (
             f"{self.file.display}:{self.line}: re-exports legacy names ({names}) for other "
             "modules: left as is so their importers keep working (their uses in this tree now "
@@ -103,10 +105,12 @@ def _collect(
         if isinstance(stmt, ast.ImportFrom):
             module = stmt.module or ""
             if not stmt.level and _deprecated(module, rules):
+                lines.append(stmt.lineno)
                 for alias in stmt.names:
-                    if alias.name != "*":
+                    if alias.name == "*":
+                        names.update(_every_name(module, rules))
+                    else:
                         names[alias.asname or alias.name] = f"{module}.{alias.name}"
-                        lines.append(stmt.lineno)
         elif isinstance(stmt, ast.Try | ast.If):
             blocks = [stmt.body, stmt.orelse, *[h.body for h in getattr(stmt, "handlers", [])]]
             for block in blocks:
@@ -123,6 +127,15 @@ def _collect(
         ):
             only_imports = False
     return only_imports
+
+
+def _every_name(module: str, rules: Rules) -> dict[str, str]:
+    """What `from module import *` can bind that the rules know of."""
+    qualified = [*rules.moves, *rules.legacy_calls]
+    return {
+        name.partition(".")[0]: f"{module}.{name.partition('.')[0]}"
+        for name in (q[len(module) + 1 :] for q in qualified if q.startswith(module + "."))
+    }
 
 
 def _all_assignment(stmt: ast.stmt) -> bool:
