@@ -180,6 +180,40 @@ CASES = [
             """),
     ),
     Case(
+        "module_strings",
+        text("""
+            from goldpath import compat as gc
+
+
+            def pick(engine: "gc.ExecutionEngine | None") -> "gc.Agent":
+                return gc.Agent
+            """),
+        text("""
+            import goldpath
+
+
+            def pick(engine: "goldpath.UserExecutionEngine | None") -> "goldpath.Agent":
+                return goldpath.Agent
+            """),
+    ),
+    Case(
+        "spelled_out",
+        text("""
+            import goldpath
+
+
+            async def main(r, b, c) -> goldpath.compat.Agent:
+                return goldpath.compat.ExecutionEngine(r, b, c)
+            """),
+        text("""
+            import goldpath
+
+
+            async def main(r, b, c) -> goldpath.Agent:
+                return await goldpath.UserExecutionEngine.create_from_legacy(r, b, c)
+            """),
+    ),
+    Case(
         "comprehensions",
         text("""
             import goldpath.compat as legacy
