@@ -76,10 +76,20 @@ class Tools(Echo):
         return ", ".join(spec["name"] for spec in tools.specs())
 
 
+class Unmakeable(Echo):
+    """Cannot even be made."""
+
+    name = "unmakeable"
+
+    def __init__(self) -> None:
+        raise RuntimeError("no API key in the environment")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = make_settings(tmp_path_factory.mktemp("goldpath"))
-    app = create_app(settings, agents=[Echo, Tools], tools=[shout], model=TestModel())
+    agents = [Echo, Tools, Unmakeable]
+    app = create_app(settings, agents=agents, tools=[shout], model=TestModel())
     with running(settings, app) as srv:
         yield srv
 
@@ -101,6 +111,7 @@ async def test_get_agents_lists_yours_with_their_docstrings(http: httpx.AsyncCli
             "description": "Says back what it was told, in capitals, through the `shout` tool.",
         },
         {"name": "tools", "description": "Names the tools it was given."},
+        {"name": "unmakeable", "description": "Cannot even be made."},
     ]
 
 
@@ -129,10 +140,23 @@ async def test_your_agents_run_with_your_tools(server: Server, http: httpx.Async
         refused = await ws.recv()
         assert refused["type"] == "error"
         assert refused["code"] == "bad_request"
-        assert (
-            refused["message"]
-            == "no agent is registered as 'supervisor'; known agents: echo, tools"
+        assert refused["message"] == (
+            "no agent is registered as 'supervisor'; known agents: echo, tools, unmakeable"
         )
+
+
+async def test_an_agent_that_cannot_be_made_ends_its_run(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    user = await new_user(http)
+    ws, _ = await open_ws(server, user)
+    async with ws.connection:
+        accepted = await ws.chat("hi", agent="unmakeable")
+        frames = events_of(await ws.run_to_end(accepted["run_id"]), accepted["run_id"])
+    assert [f["type"] for f in frames] == ["agent_started", "agent_completed"]
+    assert frames[-1]["data"]["status"] == "error"
+    run = (await http.get(f"/runs/{accepted['run_id']}", headers=user.headers)).json()
+    assert (run["status"], run["agent"]) == ("error", "unmakeable")
 
 
 async def test_an_agent_registry_and_the_builtin_tools_too(tmp_path: Path) -> None:
