@@ -147,7 +147,7 @@ async def test_a_goldpath_run_is_not_an_ag_ui_run(http: httpx.AsyncClient) -> No
     assert response.status_code == 404
 
 
-async def _first(
+async def first_events(
     http: httpx.AsyncClient, user: User, body: dict[str, Any], k: int
 ) -> list[SseEvent]:
     """The first ``k`` events of a new run, then the connection drops."""
@@ -169,7 +169,7 @@ async def test_a_run_in_flight_resumes_exactly_from_every_position(
     thread = (await http.post("/threads", json={}, headers=user.headers)).json()["thread_id"]
     whole = await ag_ui(http, user, run_input("slow 3", "t", "r-0"))
     for k in range(1, len(whole)):
-        seen = await _first(http, user, run_input("slow 3", "t", f"r-{k}"), k)
+        seen = await first_events(http, user, run_input("slow 3", "t", f"r-{k}"), k)
         beside = await http.post(
             f"/threads/{thread}/runs", json={"message": "slow 2"}, headers=user.headers
         )
