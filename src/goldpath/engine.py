@@ -87,7 +87,7 @@ class RunWatch(Protocol):
         ...
 
     def finished(self, outcome: RunOutcome) -> None:
-        """The run ended so; called once, after ``agent_completed`` was sent (or failed to be)."""
+        """The run ended so; called once, just before ``agent_completed`` is sent."""
         ...
 
 
@@ -329,21 +329,19 @@ class UserExecutionEngine:
                         error="the run was cancelled while its result was being saved",
                         usage=outcome.usage,
                     )
+            if watch is not None:
+                watch.finished(outcome)
             usage = outcome.usage
-            try:
-                await emitter.emit(
-                    AgentCompleted(
-                        status=outcome.status,
-                        duration_ms=outcome.duration_ms,
-                        text=outcome.text,
-                        error=outcome.error,
-                        input_tokens=usage.input_tokens if usage is not None else None,
-                        output_tokens=usage.output_tokens if usage is not None else None,
-                    )
+            await emitter.emit(
+                AgentCompleted(
+                    status=outcome.status,
+                    duration_ms=outcome.duration_ms,
+                    text=outcome.text,
+                    error=outcome.error,
+                    input_tokens=usage.input_tokens if usage is not None else None,
+                    output_tokens=usage.output_tokens if usage is not None else None,
                 )
-            finally:
-                if watch is not None:
-                    watch.finished(outcome)
+            )
             if cancelled_while_saving:
                 raise asyncio.CancelledError  # the cancel must still reach the caller
         return outcome

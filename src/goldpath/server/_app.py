@@ -31,6 +31,7 @@ from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
 from goldpath.server._metrics import Metrics, PrometheusMetrics, serve_metrics
 from goldpath.server._models import check_agent_models, open_models
+from goldpath.server._observers import open_tracing, run_observer
 from goldpath.server._paging import NEXT_CURSOR
 from goldpath.server._ready import router as ready_router
 from goldpath.server._recorder import EventRecorder, RecordedStreams
@@ -187,6 +188,7 @@ def create_app(
     sources = [item for item in given if isinstance(item, ToolSource)]
     tool_list = tuple(tool_table(t for t in given if not isinstance(t, ToolSource)).values())
     metrics = PrometheusMetrics() if settings.metrics else Metrics()
+    tracing = open_tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -196,6 +198,9 @@ def create_app(
             store = await Store.open(settings.database_url)
             stack.push_async_callback(store.close)
             stack.callback(metrics.close)
+            if tracing is not None:
+                tracing.start()
+                stack.callback(tracing.close)
             interrupted = await store.mark_unfinished_runs()
             if interrupted:
                 logger.warning("%d runs were left running by a previous process", interrupted)
@@ -215,7 +220,7 @@ def create_app(
                     run_timeout=settings.run_timeout,
                     max_tool_calls=settings.max_tool_calls,
                 ),
-                observer=metrics if isinstance(metrics, PrometheusMetrics) else None,
+                observer=run_observer(metrics, tracing),
             )
             configure_execution_engine_factory(factory)
             stack.callback(configure_execution_engine_factory, None)
@@ -257,6 +262,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.metrics = metrics
+    app.state.tracing = tracing
     if settings.metrics:
         app.add_route("/metrics", serve_metrics, include_in_schema=False)
     install_error_handlers(app)
@@ -280,6 +286,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware)
     _guard_edges(app)
     app.add_middleware(RequestIdMiddleware)
+    if tracing is not None:
+        tracing.instrument(app)
     return app
 
 

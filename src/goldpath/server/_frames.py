@@ -25,6 +25,10 @@ encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 """Frames are encoded like events: compact, UTF-8."""
 
 
+TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+"""A W3C ``traceparent``: version, trace id, parent span id, flags, in lowercase hex."""
+
+
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
@@ -40,6 +44,8 @@ class ChatFrame(_Frame):
     thread_id: Text | None = Field(default=None, min_length=1)
     agent: Text | None = Field(default=None, min_length=1)
     client_msg_id: Text | None = None
+    traceparent: str | None = Field(default=None, pattern=TRACEPARENT)
+    """v2: W3C trace context; the run's spans join that trace (docs/observability.md)."""
 
 
 class CancelFrame(_Frame):

@@ -207,7 +207,7 @@ class _RunMetrics:
         metrics.in_flight.dec()
         metrics.runs.labels(outcome.status).inc()
         metrics.duration.observe(outcome.duration_ms / 1000)
-        metrics.events.inc(self._events)
+        metrics.events.inc(self._events + 1)  # and agent_completed, sent next
 
 
 def metrics_of(connection: HTTPConnection) -> Metrics:

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, gt=0)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    tracing: bool = False
+    """Export OpenTelemetry traces (``goldpath[otel]``; ``OTEL_*`` configure the export)."""
+    trace_user_ids: bool = False
+    """Put the user's id on run spans (off: traces may leave the operator's hands)."""
+    trace_messages: bool = False
+    """Put message text on spans (off: traces then hold no user content)."""
     metrics: bool = False
     """Serve Prometheus metrics at ``/metrics`` (``goldpath[metrics]``; docs/observability.md)."""
     log_format: Literal["text", "json"] = "text"
@@ -109,6 +115,11 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "GOLDPATH_REDIS_URL needs the redis package: pip install 'goldpath[redis]' "
                 "(or unset GOLDPATH_REDIS_URL for in-memory streams, one process)"
+            )
+        if self.tracing and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ConfigurationError(
+                "GOLDPATH_TRACING needs OpenTelemetry: pip install 'goldpath[otel]' "
+                "(or unset GOLDPATH_TRACING)"
             )
         if self.metrics and importlib.util.find_spec("prometheus_client") is None:
             raise ConfigurationError(

@@ -378,7 +378,7 @@ class Connection:
             frame.message,
             thread_id=frame.thread_id,
             agent=frame.agent,
-            audit={"source": "ws", "connection_id": self.id},
+            audit={"source": "ws", "connection_id": self.id, "traceparent": frame.traceparent},
         )
         # No suspension since the run's task was made: it cannot have emitted yet.
         await self._reply(
