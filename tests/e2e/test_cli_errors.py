@@ -109,6 +109,19 @@ def test_an_address_that_is_not_this_machines_is_refused(tmp_path: Path) -> None
     assert not (tmp_path / "data").exists()
 
 
+def test_a_database_that_cannot_be_reached_is_one_line(tmp_path: Path) -> None:
+    url = f"postgresql://ann:secret@127.0.0.1:{_free_port()}/goldpath"
+    done = goldpath(tmp_path, "serve", "--port", "0", GOLDPATH_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(
+        f"error: the database at postgresql+asyncpg://ann:***@{url.split('@')[1]} failed to "
+        "upgrade the schema: "
+    )
+    assert done.stderr.count("\n") == 1
+    assert "secret" not in done.stderr
+
+
 def test_chat_with_a_url_that_is_no_url(tmp_path: Path) -> None:
     done = goldpath(tmp_path, "chat", "--url", "127.0.0.1:17100")
     assert done.stderr == "error: --url must look like http://host:port, got '127.0.0.1:17100'\n"

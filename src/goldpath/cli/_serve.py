@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +15,9 @@ from goldpath.cli._app import app
 from goldpath.cli._errors import FAILURE, USAGE, fail
 from goldpath.cli._storage import describe_storage
 from goldpath.errors import ConfigurationError, GoldpathError
+
+if TYPE_CHECKING:
+    from goldpath.server import Settings
 
 __all__ = ["serve"]
 
@@ -98,6 +102,8 @@ def serve(
         return
     try:
         application = load_app(settings.app) if settings.app else create_app(settings)
+        if not settings.app:  # an app of one's own opens the services of its own settings
+            asyncio.run(_reach_services(settings))
     except GoldpathError as exc:
         listener.close()
         fail(str(exc), USAGE if isinstance(exc, ConfigurationError) else FAILURE)
@@ -117,6 +123,20 @@ def serve(
     # No logging configuration of uvicorn's own: its lines go through configure_logging's.
     server = AnnouncingServer(uvicorn.Config(application, **options, log_config=None))
     server.run(sockets=[listener])
+
+
+async def _reach_services(settings: Settings) -> None:
+    """Open and close the store (migrating it) and the stream backend, so that a database
+    or a Redis that cannot be reached fails start-up in one line, not in a traceback from
+    the server's start-up."""
+    from goldpath.server._app import make_hub
+    from goldpath.store import Store
+
+    assert settings.database_url is not None
+    store = await Store.open(settings.database_url)
+    await store.close()
+    hub = await make_hub(settings)
+    await hub.close()
 
 
 def _listen(host: str, port: int) -> socket.socket:
