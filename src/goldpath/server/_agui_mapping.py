@@ -43,6 +43,7 @@ PROTOCOL_VERSION = "1.0"
 """The AG-UI version goldpath speaks, declared in every RUN_STARTED."""
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_string = json.encoder.encode_basestring  # the same string escaping as _encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +120,14 @@ class RunMapping:
                     stamp,
                     {"messageId": self._text, "role": "assistant"},
                 )
-            self._add(
-                out, "TEXT_MESSAGE_CONTENT", stamp, {"messageId": self._text, "delta": data.delta}
+            # Most events are deltas: written out rather than through the encoder, as the
+            # user stream writes its delta frames (the same JSON, in a third of the time).
+            self._offset += 1
+            text = (
+                f'{{"type":"TEXT_MESSAGE_CONTENT","timestamp":{stamp},'
+                f'"messageId":{_string(self._text)},"delta":{_string(data.delta)}}}'
             )
+            out.append(AguiEvent(self._offset, "TEXT_MESSAGE_CONTENT", text))
             return out
         if self._text is not None:  # anything but a delta ends the message being streamed
             self._add(out, "TEXT_MESSAGE_END", stamp, {"messageId": self._text})
