@@ -7,6 +7,7 @@
                  pos: "goldpath.stream", thread: "goldpath.thread" };
   const MAX_FRAME_BYTES = 64 * 1024; // PROTOCOL.md: larger frames close the socket (1009)
   const BACKOFF_MS = { first: 250, max: 8000 };
+  const EVENTS_PAGE = 1000; // GET /runs/{id}/events gives at most this many at once
 
   const $ = (sel, root = document) => root.querySelector(sel);
   const byTestId = (id, root = document) => $(`[data-testid="${id}"]`, root);
@@ -291,16 +292,55 @@
     setThread(threadId);
     const held = (state.pending = []);
     const r = await api("GET", `/threads/${encodeURIComponent(threadId)}`);
-    if (state.threadId !== threadId || state.pending !== held) return; // superseded
+    const superseded = () => state.threadId !== threadId || state.pending !== held;
+    if (superseded()) return;
+    const runs = r.ok ? await storedRuns(r.data.messages) : new Map();
+    if (superseded()) return;
     state.pending = null;
     if (!r.ok) { setThread(null); clearConversation(); return; }
     clearConversation();
-    const messages = r.data.messages;
-    state.stored = new Set(messages.filter((m) => m.role === "assistant" && m.run_id)
-      .map((m) => m.run_id));
-    if (messages.length) ui.conversation.replaceChildren(...messages.map(messageView));
+    drawHistory(r.data.messages, runs);
     held.forEach(drawEvent);
     scrollToEnd(true);
+  }
+
+  // ---------- past runs, drawn from their stored events ----------
+
+  // The stored events of each run the messages name (GET /runs/{id}/events, every page),
+  // fetched together; a run without any (stored before events were) is left out.
+  async function storedRuns(messages) {
+    const runIds = [...new Set(messages.map((m) => m.run_id).filter(Boolean))];
+    const found = await Promise.all(runIds.map(async (runId) => [runId, await runEvents(runId)]));
+    return new Map(found.filter(([, events]) => events.length));
+  }
+
+  async function runEvents(runId) {
+    const events = [];
+    for (;;) {
+      const after = events.length ? events[events.length - 1].offset : 0;
+      const r = await api("GET",
+        `/runs/${encodeURIComponent(runId)}/events?after=${after}&limit=${EVENTS_PAGE}`);
+      if (!r.ok) return [];
+      events.push(...r.data);
+      if (r.data.length < EVENTS_PAGE) return events;
+    }
+  }
+
+  // Messages in order; a run with stored events is drawn by the renderers of live events,
+  // so a past run reads as it did live (its question, steps, answer and status), and a run
+  // still in flight goes on from its last stored event as live and replayed events come.
+  function drawHistory(messages, runs) {
+    state.stored = new Set(messages.filter((m) => m.role === "assistant" && m.run_id &&
+      !runs.has(m.run_id)).map((m) => m.run_id));
+    for (const message of messages) {
+      const events = runs.get(message.run_id);
+      if (!events) {
+        ui.conversation.querySelector('[data-testid="empty-state"]')?.remove();
+        ui.conversation.append(messageView(message));
+      } else if (!state.runs.has(message.run_id)) {
+        events.forEach(drawEvent);
+      }
+    }
   }
 
   function messageView(message) {
@@ -327,7 +367,7 @@
     ui.conversation.querySelector('[data-testid="empty-state"]')?.remove();
     ui.conversation.append(root);
     view = { root, steps: byTestId("steps", root), answer: byTestId("answer", root),
-             tools: new Map(), deltas: 0, text: "", frame: 0,
+             tools: new Map(), deltas: 0, text: "", frame: 0, last: 0,
              complete: event.type === "agent_started" };
     state.runs.set(event.run_id, view);
     return view;
@@ -430,7 +470,11 @@
   function drawEvent(event) {
     // A run whose answer came over HTTP is already on screen as messages.
     if (state.stored.has(event.run_id) || !render[event.type]) return;
-    render[event.type](runView(event), event.data || {}, event);
+    const view = runView(event);
+    // Stored history, the resume's replay and live events overlap: each offset once.
+    if (event.offset <= view.last) return;
+    view.last = event.offset;
+    render[event.type](view, event.data || {}, event);
     scrollToEnd();
   }
 
