@@ -204,6 +204,22 @@ async def test_a_locked_address_is_refused_before_hashing() -> None:
     assert await _outcome(auth.login("ann", "right", "10.0.0.2")) == "200"
 
 
+async def test_many_users_logging_in_at_once_from_one_address_are_not_refused() -> None:
+    passwords = GatedPasswords()
+    auth = _authenticator(passwords, per_account=5, per_address=3)
+    logins = [asyncio.create_task(_outcome(auth.login("ann", "right", "10.0.0.1")))]
+    logins += [  # and, behind the same address, others who mistype, all at once
+        asyncio.create_task(_outcome(auth.login(f"user{i}", "wrong", "10.0.0.1"))) for i in range(2)
+    ]
+    logins += [asyncio.create_task(_outcome(auth.login("ann", "right", "10.0.0.1")))]
+    await asyncio.sleep(0)
+    passwords.gate.set()
+    assert await asyncio.gather(*logins) == ["200", "401", "401", "200"]
+    # Only the failures count against the address: one more, and it is locked.
+    assert await _outcome(auth.login("user9", "wrong", "10.0.0.1")) == "401"
+    assert await _outcome(auth.login("ann", "right", "10.0.0.1")) == "429"
+
+
 async def test_an_attacked_account_is_slowed_down_not_locked_for_its_owner() -> None:
     passwords = GatedPasswords()
     passwords.gate.set()

@@ -235,22 +235,23 @@ class Authenticator:
         """A token, `AuthError` (same message for a wrong password or an unknown user), or
         `LoginLimitedError` (before any hashing) when the pair or the address is locked.
 
-        The attempt takes its place in the windows before the password is checked (there is
-        no suspension between the check and the reservation), so parallel wrong guesses
-        cannot all slip past the limits while their verifications run; a success gives the
-        places back, so successful logins never count.
+        The attempt takes its place in the pair's and the account's windows before the
+        password is checked (no suspension between the check and the reservation), so
+        parallel wrong guesses at one account cannot slip past the limit while their
+        verifications run; a success gives the places back. The address counts finished
+        failures only, so many people behind one address logging in at once are not
+        refused for being many (their hashing shares that address's turns).
         """
         account = username.casefold()
         pair = f"{account} {address}"  # a username has no space; an address has none either
+        wait = self._by_address.retry_after(address)
+        if wait:
+            raise LoginLimitedError(wait)
         wait, pair_hit = self._by_pair.reserve(pair)
         if pair_hit is None:
             raise LoginLimitedError(wait)
-        wait, address_hit = self._by_address.reserve(address)
-        if address_hit is None:
-            self._by_pair.release(pair, pair_hit)
-            raise LoginLimitedError(wait)
         slow, account_hit = self._by_account.reserve(account)
-        hits = [(self._by_pair, pair, pair_hit), (self._by_address, address, address_hit)]
+        hits = [(self._by_pair, pair, pair_hit)]
         if account_hit is not None:
             hits.append((self._by_account, account, account_hit))
         try:
@@ -269,6 +270,7 @@ class Authenticator:
         if ok and user is not None:
             _release(hits)
             return self.tokens.issue(user.user_id, user.token_version)
+        self._by_address.hit(address)
         raise AuthError(_LOGIN_REFUSED)
 
     async def authenticate(self, token: str) -> TokenClaims:
