@@ -139,3 +139,30 @@ async def test_the_default_agent_answers_with_the_model_and_the_tools(
     frames = await chat(helpdesk, headers, "What is 17 * 23?")
     assert {f["agent"] for f in frames} == {"assistant"}
     assert "391" in json.dumps(frames[-1]["data"]["result"])
+
+
+def test_goldpath_chat_runs_the_agent_it_names(helpdesk: str) -> None:
+    command = [sys.executable, "-c", "from goldpath.cli import main; main()", "chat"]
+    done = subprocess.run(
+        [
+            *command,
+            "--url",
+            helpdesk,
+            "--username",
+            f"grace_{os.urandom(4).hex()}",
+            "--password",
+            "correct horse battery",
+            "--register",
+            "--agent",
+            "orders",
+            "-m",
+            "Where is order A-1002?",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GOLDPATH_")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "delivery_estimate" in done.stdout
+    assert "Your desk lamp (A-1002) is packing. It should arrive next Monday." in done.stdout
