@@ -148,6 +148,22 @@ async def test_per_user_sessions_carry_each_users_own_credentials(http_url: str)
             await source.close()
 
 
+async def test_idle_user_sessions_beyond_the_most_are_closed_and_reopened() -> None:
+    source = stdio(per_user=lambda ctx: {"MCP_USER": ctx.user_id}, max_user_sessions=2)
+    tools = {tool.name: tool for tool in await source.open()}
+    whoami = tools["whoami"]
+    try:
+        assert await whoami.invoke(context("usr_ann"), {}) == "usr_ann"
+        assert await whoami.invoke(context("usr_bob"), {}) == "usr_bob"
+        assert source.user_sessions == ["usr_ann", "usr_bob"]
+        assert await whoami.invoke(context("usr_cy"), {}) == "usr_cy"
+        assert source.user_sessions == ["usr_bob", "usr_cy"]  # ann's made room for cy's
+        assert await whoami.invoke(context("usr_ann"), {}) == "usr_ann"  # and is reopened
+        assert source.user_sessions == ["usr_cy", "usr_ann"]
+    finally:
+        await source.close()
+
+
 async def test_the_shared_session_has_the_servers_own_credentials(http_url: str) -> None:
     source = MCPTools.http("test", http_url, headers={"Authorization": "Bearer service"})
     tools = {tool.name: tool for tool in await source.open()}

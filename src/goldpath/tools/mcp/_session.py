@@ -27,7 +27,7 @@ class Session:
     ``connect_timeout`` is a `ToolError`, never a wait without end.
     """
 
-    __slots__ = ("_closing", "_connect", "_connect_timeout", "_label", "_ready", "_task")
+    __slots__ = ("_closing", "_connect", "_connect_timeout", "_label", "_ready", "_task", "busy")
 
     def __init__(
         self,
@@ -41,6 +41,8 @@ class Session:
         self._closing = asyncio.Event()
         self._ready: asyncio.Future[Client] | None = None
         self._task: asyncio.Task[None] | None = None
+        self.busy = 0
+        """Calls in flight; the owner counts them so it never closes a session in use."""
 
     async def client(self) -> Client:
         """The connected client; `ToolError` when the server cannot be reached in time."""

@@ -24,6 +24,10 @@ Credentials = Callable[[UserExecutionContext], Mapping[str, str]]
 """A user's own credentials for a server configured per user: HTTP headers for a URL,
 environment variables for a command. Called once per user, with the run's context."""
 
+MAX_USER_SESSIONS = 100
+"""Per-user sessions kept open at most, by default; the least recently used idle one is
+closed to make room (a stdio server's process stops), and reopened when its user calls."""
+
 LIST_PAGES = 100
 """At most this many pages of ``tools/list``: a server that pages forever cannot hang
 start-up."""
@@ -36,8 +40,10 @@ class MCPTools:
     agents as a goldpath tool with the schema the server declares. Calls go through the run's
     tool dispatcher like any tool's. One session is opened per process and shared by every
     call; with ``per_user``, each user gets a session of their own, opened with that user's
-    credentials on their first call, and no other user's call goes through it. The tools are
-    listed once, at start-up, with the server's own ``headers`` or ``env``.
+    credentials on their first call, and no other user's call goes through it; at most
+    ``max_user_sessions`` stay open (the least recently used idle one is closed to make
+    room). The tools are listed once, at start-up, with the server's own ``headers`` or
+    ``env``.
 
     A server that cannot be reached, does not answer within ``connect_timeout``, or fails a
     call gives the model an error result (a `ToolError`); at start-up, a server whose tools
@@ -46,10 +52,12 @@ class MCPTools:
 
     __slots__ = (
         "_call_timeout",
+        "_closing",
         "_connect_timeout",
         "_credentials",
         "_env",
         "_headers",
+        "_max_user_sessions",
         "_shared",
         "_stdio",
         "_url",
@@ -67,6 +75,7 @@ class MCPTools:
         per_user: Credentials | None = None,
         connect_timeout: float = 10.0,
         call_timeout: float | None = None,
+        max_user_sessions: int = MAX_USER_SESSIONS,
     ) -> None:
         if (stdio is None) == (url is None):
             raise ConfigurationError(
@@ -80,8 +89,10 @@ class MCPTools:
         self._credentials = per_user
         self._connect_timeout = connect_timeout
         self._call_timeout = call_timeout
+        self._max_user_sessions = max_user_sessions
         self._shared: Session | None = None
-        self._users: dict[str, Session] = {}
+        self._users: dict[str, Session] = {}  # least recently used first
+        self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def stdio(
@@ -95,6 +106,7 @@ class MCPTools:
         per_user: Credentials | None = None,
         connect_timeout: float = 10.0,
         call_timeout: float | None = None,
+        max_user_sessions: int = MAX_USER_SESSIONS,
     ) -> MCPTools:
         """A server goldpath starts as ``command args``, speaking MCP on its stdin and stdout.
 
@@ -110,6 +122,7 @@ class MCPTools:
             per_user=per_user,
             connect_timeout=connect_timeout,
             call_timeout=call_timeout,
+            max_user_sessions=max_user_sessions,
         )
 
     @classmethod
@@ -122,6 +135,7 @@ class MCPTools:
         per_user: Credentials | None = None,
         connect_timeout: float = 10.0,
         call_timeout: float | None = None,
+        max_user_sessions: int = MAX_USER_SESSIONS,
     ) -> MCPTools:
         """A server at a streamable-HTTP ``url``; ``headers`` (e.g. ``Authorization``) go with
         every request, and with ``per_user`` each user's own headers too."""
@@ -132,11 +146,17 @@ class MCPTools:
             per_user=per_user,
             connect_timeout=connect_timeout,
             call_timeout=call_timeout,
+            max_user_sessions=max_user_sessions,
         )
 
     @property
     def per_user(self) -> bool:
         return self._credentials is not None
+
+    @property
+    def user_sessions(self) -> list[str]:
+        """The users with a session of their own open, least recently used first."""
+        return list(self._users)
 
     async def open(self) -> list[Tool]:
         """Connect and list the server's tools; `ConfigurationError` if that fails."""
@@ -157,19 +177,25 @@ class MCPTools:
         sessions = [*self._users.values(), *([self._shared] if self._shared else [])]
         self._users.clear()
         self._shared = None
-        await asyncio.gather(*(session.close() for session in sessions))
+        await asyncio.gather(*(session.close() for session in sessions), *self._closing)
 
     async def call(
         self, context: UserExecutionContext, tool: str, arguments: dict[str, Any]
     ) -> Any:
         """Call ``tool`` in the session of the context's user (or the shared one)."""
-        client = await self._session_for(context).client()
+        session = self._session_for(context)
+        session.busy += 1
         try:
+            client = await session.client()
             result = await client.call_tool(
                 tool, arguments, read_timeout_seconds=self._call_timeout
             )
+        except ToolError:
+            raise
         except Exception as exc:
             raise ToolError(f"MCP server {self.name!r} failed the call: {exc}") from None
+        finally:
+            session.busy -= 1
         text = "\n".join(
             block.text for block in result.content if isinstance(block, mcp_types.TextContent)
         )
@@ -184,12 +210,24 @@ class MCPTools:
             if self._shared is None:
                 raise ToolError(f"MCP server {self.name!r} is not open")
             return self._shared
-        session = self._users.get(context.user_id)
+        session = self._users.pop(context.user_id, None)
         if session is None:
-            session = self._users[context.user_id] = self._session_with(
-                dict(self._credentials(context))
-            )
+            session = self._session_with(dict(self._credentials(context)))
+        self._users[context.user_id] = session  # now the most recently used
+        if len(self._users) > self._max_user_sessions:
+            self._close_least_recently_used()
         return session
+
+    def _close_least_recently_used(self) -> None:
+        """Close the least recently used session with no call in flight, never the one just
+        handed out (if all are busy, more stay open for a while)."""
+        for user_id, session in list(self._users.items())[:-1]:
+            if session.busy == 0:
+                del self._users[user_id]
+                closing = asyncio.create_task(session.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+                return
 
     def _session_with(self, credentials: Mapping[str, str]) -> Session:
         """A session (not connected yet) with ``credentials`` over the server's own."""
