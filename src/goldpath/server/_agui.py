@@ -219,6 +219,11 @@ async def run_events(
     thread_id = await state.store.agui_thread_id(user_id, run.thread_id)
     stream = state.hub.for_user(user_id)
     subscription = await stream.subscribe()
+    try:
+        await state.recorder.settle(run.run_id)  # what this process has queued, written first
+    except BaseException:
+        subscription.close()
+        raise
     resumed = ResumedRun(
         state.store,
         stream,
