@@ -17,6 +17,7 @@ from goldpath.errors import (
     GoldpathError,
     LimitExceededError,
     ModelError,
+    RunFinishedError,
     UnknownAgentError,
 )
 from goldpath.events import (
@@ -118,7 +119,11 @@ class SilentSink:
 
 
 OnComplete = Callable[[RunOutcome], Awaitable[None]]
-"""Called with the outcome before ``agent_completed`` is sent, so the answer is stored first."""
+"""Called with the outcome before ``agent_completed`` is sent, so the answer is stored first.
+
+Raising `RunFinishedError` says the run was ended elsewhere (a sweep on another node found
+its lease run out) and that ending wrote its ``agent_completed``: the engine writes none.
+"""
 
 
 class UserExecutionEngine:
@@ -317,9 +322,12 @@ class UserExecutionEngine:
                 usage=usage_since(counted),
             )
             cancelled_while_saving = False
+            ended_elsewhere = False
             if on_complete is not None:
                 try:
                     outcome = await _completed(on_complete, outcome, context)
+                except RunFinishedError:
+                    ended_elsewhere = True
                 except asyncio.CancelledError:
                     cancelled_while_saving = True
                     outcome = RunOutcome(
@@ -332,16 +340,17 @@ class UserExecutionEngine:
             if watch is not None:
                 watch.finished(outcome)
             usage = outcome.usage
-            await emitter.emit(
-                AgentCompleted(
-                    status=outcome.status,
-                    duration_ms=outcome.duration_ms,
-                    text=outcome.text,
-                    error=outcome.error,
-                    input_tokens=usage.input_tokens if usage is not None else None,
-                    output_tokens=usage.output_tokens if usage is not None else None,
+            if not ended_elsewhere:
+                await emitter.emit(
+                    AgentCompleted(
+                        status=outcome.status,
+                        duration_ms=outcome.duration_ms,
+                        text=outcome.text,
+                        error=outcome.error,
+                        input_tokens=usage.input_tokens if usage is not None else None,
+                        output_tokens=usage.output_tokens if usage is not None else None,
+                    )
                 )
-            )
             if cancelled_while_saving:
                 raise asyncio.CancelledError  # the cancel must still reach the caller
         return outcome
@@ -391,6 +400,9 @@ async def _completed(
 ) -> RunOutcome:
     try:
         await on_complete(outcome)
+    except RunFinishedError:
+        logger.warning("the run was ended elsewhere first", extra=context.log_fields())
+        raise
     except Exception as exc:
         logger.error(
             "could not finish the run: %s",

@@ -18,6 +18,7 @@
     ├── StoreError                 the store failed
     │   ├── NotFoundError          no such object for this owner (also: someone else's)
     │   ├── ConflictError          the object exists already or is in the wrong state
+    │   │   └── RunFinishedError   the run has ended already (here or on another node)
     │   └── SchemaVersionError     the database schema is newer than this code
     └── AuthError                  credentials or a token were refused
 
@@ -38,6 +39,7 @@ __all__ = [
     "NotFoundError",
     "RegistryError",
     "RegistryFrozenError",
+    "RunFinishedError",
     "SchemaVersionError",
     "StoreError",
     "StreamError",
@@ -164,6 +166,13 @@ class NotFoundError(StoreError, LookupError):
 
 class ConflictError(StoreError):
     """The object exists already, or is in a state that forbids the change."""
+
+
+class RunFinishedError(ConflictError):
+    """The run has ended already: by its own node, or by a sweep that found its node gone.
+
+    Whoever ended it wrote its ``agent_completed``; nobody else may write another.
+    """
 
 
 class SchemaVersionError(StoreError):

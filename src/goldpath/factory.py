@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
@@ -15,11 +16,62 @@ from goldpath.tools import BUILTIN_TOOLS, Tool, tool_table
 
 __all__ = [
     "ExecutionEngineFactory",
+    "InProcessRunSlots",
+    "RunSlots",
     "UserEngineSlot",
     "configure_execution_engine_factory",
     "create_request_scoped_engine",
     "get_execution_engine_factory",
 ]
+
+
+class RunSlots(abc.ABC):
+    """Where each user's runs in flight are counted, against ``max_runs_per_user``.
+
+    `InProcessRunSlots` (the default) counts in this process; a cluster hands the factory
+    an implementation that counts across every process (``goldpath.cluster``), so this
+    layer knows no backend. Taking a slot is atomic in either.
+    """
+
+    @abc.abstractmethod
+    async def take(self, context: UserExecutionContext, limit: int) -> None:
+        """Hold one of the user's slots for ``context``'s run; `TooManyRunsError` when
+        ``limit`` are taken already."""
+
+    @abc.abstractmethod
+    async def release(self, context: UserExecutionContext) -> None:
+        """Give back the slot `take` held for ``context``'s run."""
+
+    @abc.abstractmethod
+    def in_flight(self, user_id: str) -> int:
+        """How many of the user's slots runs of this process hold now."""
+
+
+class InProcessRunSlots(RunSlots):
+    """The user's slots counted in this process: one process is the whole deployment."""
+
+    __slots__ = ("_taken",)
+
+    def __init__(self) -> None:
+        self._taken: dict[str, int] = {}
+
+    async def take(self, context: UserExecutionContext, limit: int) -> None:
+        user_id = context.user_id
+        taken = self._taken.get(user_id, 0)
+        if taken >= limit:
+            raise TooManyRunsError(user_id, limit)
+        self._taken[user_id] = taken + 1
+
+    async def release(self, context: UserExecutionContext) -> None:
+        user_id = context.user_id
+        left = self._taken[user_id] - 1
+        if left:
+            self._taken[user_id] = left
+        else:
+            del self._taken[user_id]
+
+    def in_flight(self, user_id: str) -> int:
+        return self._taken.get(user_id, 0)
 
 
 class ExecutionEngineFactory:
@@ -36,10 +88,10 @@ class ExecutionEngineFactory:
     __slots__ = (
         "_agent_models",
         "_agents",
-        "_in_flight",
         "_limits",
         "_model",
         "_observer",
+        "_slots",
         "_streams",
         "_tools",
     )
@@ -54,8 +106,10 @@ class ExecutionEngineFactory:
         tools: Iterable[Tool] = BUILTIN_TOOLS,
         limits: RunLimits | None = None,
         observer: RunObserver | None = None,
+        slots: RunSlots | None = None,
     ) -> None:
-        """``observer`` watches every run (the server's metrics and traces); None: nothing."""
+        """``observer`` watches every run (the server's metrics and traces); None: nothing.
+        ``slots`` counts the users' runs in flight (`InProcessRunSlots` by default)."""
         self._streams = streams
         self._model: ChatModel = model if model is not None else OfflineModel()
         self._agents = agents if agents is not None else builtin_agents()
@@ -63,7 +117,7 @@ class ExecutionEngineFactory:
         self._agent_models = _agent_models(self._agents, models or {})
         self._tools = tool_table(tools)
         self._limits = limits if limits is not None else RunLimits()
-        self._in_flight: dict[str, int] = {}
+        self._slots = slots if slots is not None else InProcessRunSlots()
         self._observer = observer
 
     @property
@@ -83,8 +137,8 @@ class ExecutionEngineFactory:
         return self._tools
 
     def runs_in_flight(self, user_id: str) -> int:
-        """How many of the user's slots are taken now (in this process)."""
-        return self._in_flight.get(user_id, 0)
+        """How many of the user's slots runs of this process hold now."""
+        return self._slots.in_flight(user_id)
 
     def create_for_user(self, context: UserExecutionContext) -> UserExecutionEngine:
         """An engine for ``context``, wired to its user's stream; takes no run slot."""
@@ -106,19 +160,6 @@ class ExecutionEngineFactory:
         flight; leaving always gives the slot back.
         """
         return UserEngineSlot(self, context)
-
-    def _take_slot(self, user_id: str) -> None:
-        taken = self._in_flight.get(user_id, 0)
-        if taken >= self._limits.max_runs_per_user:
-            raise TooManyRunsError(user_id, self._limits.max_runs_per_user)
-        self._in_flight[user_id] = taken + 1
-
-    def _release_slot(self, user_id: str) -> None:
-        left = self._in_flight[user_id] - 1
-        if left:
-            self._in_flight[user_id] = left
-        else:
-            del self._in_flight[user_id]
 
 
 def _agent_models(
@@ -154,11 +195,12 @@ class UserEngineSlot:
         self._context = context
 
     async def __aenter__(self) -> UserExecutionEngine:
-        self._factory._take_slot(self._context.user_id)
-        return self._factory.create_for_user(self._context)
+        factory = self._factory
+        await factory._slots.take(self._context, factory._limits.max_runs_per_user)
+        return factory.create_for_user(self._context)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._factory._release_slot(self._context.user_id)
+        await self._factory._slots.release(self._context)
 
 
 _factory: ExecutionEngineFactory | None = None

@@ -19,7 +19,13 @@ from tests.e2e.conftest import (
     open_ws,
     running,
 )
-from tests.services import REDIS_HOST, REDIS_PORT, require_service
+from tests.services import (
+    POSTGRES_URL,
+    REDIS_HOST,
+    REDIS_PORT,
+    postgres_database,
+    require_service,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -28,15 +34,20 @@ REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    """Servers A and B: the same SQLite file, the same Redis prefix (deleted afterwards)."""
+    """Servers A and B: one PostgreSQL database, the same Redis prefix (deleted afterwards)."""
     require_service("Redis", REDIS_HOST, REDIS_PORT)
     prefix = f"goldpath-test-{secrets.token_hex(6)}:"
-    settings = make_settings(
-        tmp_path_factory.mktemp("goldpath"), redis_url=REDIS_URL, redis_prefix=prefix
-    )
     try:
-        with running(settings) as a, running(settings) as b:
-            yield a, b
+        with postgres_database() as database_name:
+            database_url = f"{POSTGRES_URL}/{database_name}"
+            settings = make_settings(
+                tmp_path_factory.mktemp("goldpath"),
+                database_url=database_url,
+                redis_url=REDIS_URL,
+                redis_prefix=prefix,
+            )
+            with running(settings) as a, running(settings) as b:
+                yield a, b
     finally:
         client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
         try:

@@ -17,8 +17,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from goldpath.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
-from goldpath.store import DEFAULT_TITLE, MessageRecord, RunEventBatch, RunEventRecord, Store
+from goldpath.errors import (
+    ConflictError,
+    NotFoundError,
+    RunFinishedError,
+    SchemaVersionError,
+    StoreError,
+)
+from goldpath.store import (
+    DEFAULT_TITLE,
+    MessageRecord,
+    RunEventBatch,
+    RunEventRecord,
+    RunLease,
+    Store,
+)
 from goldpath.store._engine import normalise_url
 from goldpath.store._migrate import alembic_config
 from goldpath.store._schema import metadata
@@ -268,19 +281,54 @@ async def test_concurrent_finishers_have_one_winner(store: Store) -> None:
     assert len(await store.list_messages(ann, thread_id)) == 2
 
 
-async def test_mark_unfinished_runs(store: Store) -> None:
-    ann, thread_id = await _user_and_thread(store)
-    for run_id in ("run_1", "run_2", "run_3"):
-        await store.start_run(ann, thread_id, run_id, "supervisor", "q")
-    done = await store.finish_run(ann, "run_3", "ok", "a", None)
+async def test_a_sweep_ends_only_the_runs_whose_lease_ran_out(database_url: str) -> None:
+    clock = FrozenClock()
+    store = await Store.open(database_url, clock=clock)
+    try:
+        ann, thread_id = await _user_and_thread(store)
+        alive, dead = RunLease("node_alive", 10), RunLease("node_dead", 10)
+        await store.start_chat(ann, thread_id, "run_alive", "supervisor", "q", lease=alive)
+        await store.start_chat(ann, thread_id, "run_dead", "supervisor", "q", lease=dead)
+        await store.start_run(ann, thread_id, "run_legacy", "supervisor", "q")  # no lease
+        await store.start_chat(ann, thread_id, "run_done", "supervisor", "q", lease=dead)
+        done = await store.finish_run(ann, "run_done", "ok", "a", None)
+        assert (await store.get_run(ann, "run_dead")).node_id == "node_dead"
 
-    assert await store.mark_unfinished_runs() == 2
-    for run_id in ("run_1", "run_2"):
-        run = await store.get_run(ann, run_id)
-        assert (run.status, run.error) == ("error", "server restarted while the run was in flight")
-        assert run.finished_at is not None
-    assert await store.get_run(ann, "run_3") == done
-    assert await store.mark_unfinished_runs() == 0
+        assert [r.run_id for r in await store.finish_lost_runs("gone")] == ["run_legacy"]
+        clock.now += timedelta(seconds=8)
+        assert await store.renew_leases(alive) == {"run_alive"}  # the heartbeat
+        clock.now += timedelta(seconds=8)  # dead's lease ran out 6 s ago, alive's holds
+        ended = await store.finish_lost_runs("interrupted")
+        assert [(r.run_id, r.status, r.error, r.node_id) for r in ended] == [
+            ("run_dead", "error", "interrupted", "node_dead")
+        ]
+        assert ended[0].finished_at == clock.now
+        assert await store.finish_lost_runs("interrupted") == []
+        assert await store.get_run(ann, "run_done") == done
+        assert await store.renew_leases(dead) == set()  # a late node learns it lost them
+        with pytest.raises(RunFinishedError, match="already finished with status 'error'"):
+            await store.finish_run(ann, "run_dead", "ok", "late answer", None)
+        everything = await store.finish_lost_runs("restarted", every=True)
+        assert [r.run_id for r in everything] == ["run_alive"]
+    finally:
+        await store.close()
+
+
+async def test_a_sweep_and_the_node_racing_have_one_winner(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    lease = RunLease("node_a", 0.000001)
+    for i in range(5):
+        await store.start_chat(ann, thread_id, f"run_{i}", "supervisor", "q", lease=lease)
+    results = await asyncio.gather(
+        store.finish_lost_runs("interrupted"),
+        *(store.finish_run(ann, f"run_{i}", "ok", "a", None) for i in range(5)),
+        return_exceptions=True,
+    )
+    swept = results[0]
+    assert isinstance(swept, list)
+    finished = [r for r in results[1:] if not isinstance(r, BaseException)]
+    assert len(swept) + len(finished) == 5
+    assert all(isinstance(r, RunFinishedError) for r in results[1:] if isinstance(r, BaseException))
 
 
 # run events
@@ -513,8 +561,6 @@ async def test_wrong_arguments_are_value_errors(store: Store) -> None:
         await store.start_run(ann, thread_id, "", "supervisor", "hi")
     with pytest.raises(ValueError, match="'running' is not a final status"):
         await store.finish_run(ann, "run_1", "running", None, None)
-    with pytest.raises(ValueError, match="'running' is not a final status"):
-        await store.mark_unfinished_runs("running")
 
 
 async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

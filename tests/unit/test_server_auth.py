@@ -16,7 +16,6 @@ import pytest
 from goldpath import AuthError
 from goldpath.server._auth import Authenticator, LoginLimitedError, PasswordHashing, TokenIssuer
 from goldpath.server._fair import FairSlots
-from goldpath.server._ratelimit import SWEEP_AT, SlidingWindow
 from goldpath.store import Store, UserRecord
 
 pytestmark = pytest.mark.unit
@@ -85,34 +84,6 @@ def test_tokens() -> None:
 def test_refused_tokens(token: str) -> None:
     with pytest.raises(AuthError, match="log in again"):
         TokenIssuer(KEY, 60).claims(token)
-
-
-def test_sliding_window() -> None:
-    now = [100.0]
-    window = SlidingWindow(2, 10, clock=lambda: now[0])
-    assert window.try_hit("a") == 0
-    assert window.try_hit("a") == 0
-    assert window.try_hit("a") == 10
-    assert window.retry_after("b") == 0
-    now[0] = 105.5
-    assert window.retry_after("a") == 5
-    now[0] = 110.0
-    assert window.retry_after("a") == 0
-    window.hit("a")
-    now[0] = 200.0
-    assert window.retry_after("a") == 0
-    assert window.try_hit("a") == 0
-
-
-def test_sliding_window_forgets_idle_keys() -> None:
-    now = [0.0]
-    window = SlidingWindow(1, 10, clock=lambda: now[0])
-    for i in range(SWEEP_AT):
-        window.hit(f"scan{i}")
-    assert len(window) == SWEEP_AT
-    now[0] = 20.0
-    window.hit("late")
-    assert len(window) == 1
 
 
 class GatedPasswords(PasswordHashing):

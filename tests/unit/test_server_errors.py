@@ -7,13 +7,14 @@ from typing import cast
 import pytest
 
 from goldpath import InMemoryStreamHub, InvalidContextError, UserExecutionContext
+from goldpath.cluster import InProcessCluster, SlidingWindow
 from goldpath.errors import UnknownAgentError
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.models import OfflineModel
 from goldpath.server._errors import classify
 from goldpath.server._recorder import EventRecorder
 from goldpath.server._runs import RunService
-from goldpath.store import Store
+from goldpath.store import RunLease, Store
 
 pytestmark = pytest.mark.unit
 
@@ -32,8 +33,15 @@ def test_an_id_no_object_can_have_is_not_found(thread_id: str) -> None:
 async def test_the_run_service_refuses_an_empty_agent_name() -> None:
     factory = ExecutionEngineFactory(streams=InMemoryStreamHub(), model=OfflineModel())
     store = cast(Store, object())
+    cluster = InProcessCluster()
     runs = RunService(
-        store, factory, EventRecorder(store), max_message_chars=100, messages_per_minute=10
+        store,
+        factory,
+        EventRecorder(store),
+        cluster=cluster,
+        lease=RunLease(cluster.node_id, 10.0),
+        max_message_chars=100,
+        messages=SlidingWindow(10, 60.0),
     )
     with pytest.raises(UnknownAgentError):
         await runs.start("usr_1", "hello", thread_id=None, agent="")

@@ -26,6 +26,7 @@ def test_public_names_are_pinned() -> None:
         "Role",
         "RunEventBatch",
         "RunEventRecord",
+        "RunLease",
         "RunRecord",
         "RunState",
         "Store",

@@ -73,6 +73,7 @@ def serve(
         overrides = {"host": host, "port": port, "app": app_spec}
         settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         settings.check_backends()
+        _check_database_free(settings)
     except (ConfigurationError, ValueError) as exc:
         fail(str(exc), USAGE)
     # The port first: a start that cannot listen touches neither the data dir nor the store.
@@ -157,6 +158,15 @@ def _listen(host: str, port: int) -> socket.socket:
         fail(f"cannot listen on {host} port {port}: {exc.strerror or exc}", FAILURE)
     listener.set_inheritable(True)
     return listener
+
+
+def _check_database_free(settings: Settings) -> None:
+    """Refuse, before anything is made or opened, a SQLite database another process serves."""
+    from goldpath.cluster import DatabaseLock
+
+    database_file = settings.sqlite_file()
+    if database_file is not None:
+        DatabaseLock(database_file).check()
 
 
 def _url(host: str, port: int) -> str:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from goldpath._version import __version__
 from goldpath.agents import Agent, AgentRegistry, builtin_agents
+from goldpath.cluster import Cluster, DatabaseLock, InProcessCluster, LeaseKeeper
 from goldpath.engine import RunLimits
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import ChatModel
@@ -40,11 +41,11 @@ from goldpath.server._settings import Settings
 from goldpath.server._sse import router as sse_router
 from goldpath.server._state import AppState
 from goldpath.server.ws import router as ws_router
-from goldpath.store import Store
+from goldpath.store import RunLease, Store
 from goldpath.stream import InMemoryStreamHub, StreamHub
 from goldpath.tools import BUILTIN_TOOLS, Tool, ToolSource, open_sources, tool_table
 
-__all__ = ["STATIC_DIR", "create_app", "make_hub", "password_hashing"]
+__all__ = ["STATIC_DIR", "create_app", "make_cluster", "make_hub", "password_hashing"]
 
 logger = logging.getLogger("goldpath.server")
 
@@ -71,6 +72,18 @@ async def make_hub(settings: Settings) -> StreamHub:
         history_seconds=settings.history_seconds,
         idle_seconds=idle_seconds,
     )
+
+
+async def make_cluster(settings: Settings) -> Cluster:
+    """This node's cluster: on Redis when ``GOLDPATH_REDIS_URL`` is set (slots, limits and
+    cancels shared by every node on it), otherwise this process alone."""
+    if settings.redis_url:
+        from goldpath.cluster.redis import RedisCluster
+
+        return await RedisCluster.from_url(
+            settings.redis_url, prefix=settings.redis_prefix, slot_seconds=settings.lease_seconds
+        )
+    return InProcessCluster()
 
 
 def password_hashing(settings: Settings) -> PasswordHashing:
@@ -195,17 +208,21 @@ def create_app(
         async with AsyncExitStack() as stack:
             assert settings.database_url is not None
             assert settings.secret_key is not None
+            database_file = settings.sqlite_file()
+            lock = None if database_file is None else DatabaseLock(database_file)
+            if lock is not None:  # before the database is touched: one process per file
+                lock.acquire()
+                stack.callback(lock.release)
             store = await Store.open(settings.database_url)
             stack.push_async_callback(store.close)
             stack.callback(metrics.close)
             if tracing is not None:
                 tracing.start()
                 stack.callback(tracing.close)
-            interrupted = await store.mark_unfinished_runs()
-            if interrupted:
-                logger.warning("%d runs were left running by a previous process", interrupted)
             hub = await make_hub(settings)
             stack.push_async_callback(hub.close)
+            cluster = await make_cluster(settings)
+            stack.push_async_callback(cluster.close)
             chosen, models = open_models(settings, model, registry.classes(), stack)
             recorder = EventRecorder(store)
             stack.push_async_callback(recorder.close)  # after the runs end, before the store
@@ -221,17 +238,28 @@ def create_app(
                     max_tool_calls=settings.max_tool_calls,
                 ),
                 observer=run_observer(metrics, tracing),
+                slots=cluster.slots,
             )
             configure_execution_engine_factory(factory)
             stack.callback(configure_execution_engine_factory, None)
+            lease = RunLease(cluster.node_id, settings.lease_seconds)
             runs = RunService(
                 store,
                 factory,
                 recorder,
+                cluster=cluster,
+                lease=lease,
                 max_message_chars=settings.max_message_chars,
-                messages_per_minute=settings.messages_per_minute,
+                messages=cluster.window("messages", settings.messages_per_minute, 60.0),
             )
+            keeper = LeaseKeeper(
+                store, hub, cluster, lease, local_runs=runs.run_ids, on_lost=runs.cancel_here
+            )
+            stack.push_async_callback(keeper.close)  # after the runs below have ended
             stack.push_async_callback(runs.shutdown)
+            # Runs stopped nodes left (with the SQLite file's lock: every one left running).
+            await keeper.start(sole_node=lock is not None)
+            await cluster.start(runs.cancel_here)
             passwords = password_hashing(settings)
             await passwords.prepare()
             auth = Authenticator(
@@ -243,13 +271,19 @@ def create_app(
                 failure_window=settings.login_failure_window_seconds,
                 registrations_per_address=settings.registrations_per_address,
                 slowdown=settings.login_slowdown_seconds,
+                windows=cluster.window,
             )
             caps = Caps(
                 connections_per_user=settings.max_connections_per_user,
                 threads_per_minute=settings.threads_per_minute,
             )
             app.state.goldpath = AppState(settings, store, hub, factory, auth, runs, caps, recorder)
-            logger.info("goldpath %s serving with the %s model", __version__, chosen.name)
+            logger.info(
+                "goldpath %s serving with the %s model as node %s",
+                __version__,
+                chosen.name,
+                cluster.node_id,
+            )
             yield
             logger.info("goldpath shutting down; cancelling %d runs", runs.in_flight())
 

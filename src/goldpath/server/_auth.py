@@ -12,10 +12,10 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from goldpath.cluster import RateWindow, Windows, in_process_window
 from goldpath.context import new_id
 from goldpath.errors import AuthError, LimitExceededError
 from goldpath.server._fair import FairSlots
-from goldpath.server._ratelimit import SlidingWindow
 from goldpath.store import Store, UserRecord
 
 __all__ = [
@@ -211,21 +211,26 @@ class Authenticator:
         failure_window: float,
         registrations_per_address: int = 100,
         slowdown: float = 1.0,
+        windows: Windows = in_process_window,
     ) -> None:
+        """``windows`` makes the limits' rate windows: in this process by default, shared
+        by every node with the cluster's ``Cluster.window``."""
         self._store = store
         self._passwords = passwords
         self.tokens = tokens
-        self._by_pair = SlidingWindow(failures_per_account, failure_window)
-        self._by_address = SlidingWindow(failures_per_address, failure_window)
-        self._by_account = SlidingWindow(failures_per_account, failure_window)
-        self._registrations = SlidingWindow(registrations_per_address, REGISTRATION_WINDOW_SECONDS)
+        self._by_pair = windows("login-pair", failures_per_account, failure_window)
+        self._by_address = windows("login-address", failures_per_address, failure_window)
+        self._by_account = windows("login-account", failures_per_account, failure_window)
+        self._registrations = windows(
+            "registration-address", registrations_per_address, REGISTRATION_WINDOW_SECONDS
+        )
         self._slowdown = slowdown
 
     async def register(self, username: str, password: str, address: str) -> UserRecord:
         """`ConflictError` when the username is taken (ignoring case);
         `RegistrationLimitedError` when ``address`` has registered too often in the last
         hour. Every attempt that gets as far as hashing the password counts."""
-        wait = self._registrations.try_hit(address)
+        wait = await self._registrations.try_hit(address)
         if wait:
             raise RegistrationLimitedError(self._registrations.limit, wait)
         password_hash = await self._passwords.hash(password, address)
@@ -236,21 +241,21 @@ class Authenticator:
         `LoginLimitedError` (before any hashing) when the pair or the address is locked.
 
         The attempt takes its place in the pair's and the account's windows before the
-        password is checked (no suspension between the check and the reservation), so
-        parallel wrong guesses at one account cannot slip past the limit while their
-        verifications run; a success gives the places back. The address counts finished
+        password is checked (each window checks and records in one atomic step, in this
+        process or in Redis), so parallel wrong guesses at one account cannot slip past the
+        limit while their verifications run; a success gives the places back. The address counts finished
         failures only, so many people behind one address logging in at once are not
         refused for being many (their hashing shares that address's turns).
         """
         account = username.casefold()
         pair = f"{account} {address}"  # a username has no space; an address has none either
-        wait = self._by_address.retry_after(address)
+        wait = await self._by_address.wait(address)
         if wait:
             raise LoginLimitedError(wait)
-        wait, pair_hit = self._by_pair.reserve(pair)
+        wait, pair_hit = await self._by_pair.reserve(pair)
         if pair_hit is None:
             raise LoginLimitedError(wait)
-        slow, account_hit = self._by_account.reserve(account)
+        slow, account_hit = await self._by_account.reserve(account)
         hits = [(self._by_pair, pair, pair_hit)]
         if account_hit is not None:
             hits.append((self._by_account, account, account_hit))
@@ -265,12 +270,12 @@ class Authenticator:
                 ok = await self._passwords.verify(user.password_hash, password, address)
         except BaseException:
             # Not a failed login (the store failed, or the request went away): undo.
-            _release(hits)
+            await _release(hits)
             raise
         if ok and user is not None:
-            _release(hits)
+            await _release(hits)
             return self.tokens.issue(user.user_id, user.token_version)
-        self._by_address.hit(address)
+        await self._by_address.record(address)
         raise AuthError(_LOGIN_REFUSED)
 
     async def authenticate(self, token: str) -> TokenClaims:
@@ -286,7 +291,7 @@ class Authenticator:
         await self._store.revoke_token(claims.user_id, claims.jti, claims.expires_at)
 
 
-def _release(hits: list[tuple[SlidingWindow, str, float]]) -> None:
+async def _release(hits: list[tuple[RateWindow, str, str]]) -> None:
     """Give back the places a login took in its windows."""
-    for window, key, at in hits:
-        window.release(key, at)
+    for window, key, hit in hits:
+        await window.release(key, hit)

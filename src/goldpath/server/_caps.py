@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from goldpath.cluster import SlidingWindow
 from goldpath.errors import LimitExceededError
-from goldpath.server._ratelimit import SlidingWindow
 
 __all__ = ["Caps", "ThreadLimitedError"]
 
@@ -47,6 +47,7 @@ class Caps:
 
     def new_thread(self, user_id: str) -> None:
         """Count one thread made by the user; `ThreadLimitedError` past the limit."""
-        wait = self._threads.try_hit(user_id)
+        wait = self._threads.retry_after(user_id)  # with the hit below: nothing suspends
         if wait:
             raise ThreadLimitedError(self._threads.limit, wait)
+        self._threads.hit(user_id)

@@ -13,20 +13,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from goldpath.cluster import Cluster, RateWindow
 from goldpath.context import UserExecutionContext, is_real_id, new_id
 from goldpath.engine import RunOutcome, UserExecutionEngine
 from goldpath.errors import (
     ConflictError,
     LimitExceededError,
     NotFoundError,
-    TooManyRunsError,
     UnknownAgentError,
 )
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.models import Message
-from goldpath.server._ratelimit import SlidingWindow
 from goldpath.server._recorder import EventRecorder
-from goldpath.store import Store
+from goldpath.store import RunLease, Store
 
 __all__ = [
     "AcceptedRun",
@@ -94,9 +93,22 @@ class _Run:
 
 
 class RunService:
-    """Starts, cancels and finishes runs; holds the tasks of the runs in flight here."""
+    """Starts, cancels and finishes runs; holds the tasks of the runs in flight here.
 
-    __slots__ = ("_factory", "_max_chars", "_messages", "_recorder", "_runs", "_store")
+    Each run is stored with this node's ``lease``; a cancel for a run of another node is
+    sent to that node through the ``cluster``.
+    """
+
+    __slots__ = (
+        "_cluster",
+        "_factory",
+        "_lease",
+        "_max_chars",
+        "_messages",
+        "_recorder",
+        "_runs",
+        "_store",
+    )
 
     def __init__(
         self,
@@ -104,18 +116,26 @@ class RunService:
         factory: ExecutionEngineFactory,
         recorder: EventRecorder,
         *,
+        cluster: Cluster,
+        lease: RunLease,
         max_message_chars: int,
-        messages_per_minute: int,
+        messages: RateWindow,
     ) -> None:
         self._store = store
         self._factory = factory
         self._recorder = recorder
+        self._cluster = cluster
+        self._lease = lease
         self._max_chars = max_message_chars
-        self._messages = SlidingWindow(messages_per_minute, 60.0)
+        self._messages = messages
         self._runs: dict[str, _Run] = {}
 
     def in_flight(self) -> int:
         return len(self._runs)
+
+    def run_ids(self) -> list[str]:
+        """The runs in flight on this node."""
+        return list(self._runs)
 
     async def start(
         self,
@@ -147,12 +167,9 @@ class RunService:
             raise UnknownAgentError(agent, agents.names())
         if thread_id is not None:
             require_thread_id(thread_id)
-        wait = self._messages.try_hit(user_id)
+        wait = await self._messages.try_hit(user_id)
         if wait:
             raise RateLimitedError(self._messages.limit, wait)
-        limit = self._factory.limits.max_runs_per_user
-        if self._factory.runs_in_flight(user_id) >= limit:
-            raise TooManyRunsError(user_id, limit)
         new_thread = thread_id is None
         if thread_id is None:
             thread_id = new_id("thr")  # made with the run, in the same transaction
@@ -179,6 +196,7 @@ class RunService:
                 message,
                 new_thread=new_thread,
                 history=HISTORY_MESSAGES,
+                lease=self._lease,
             )
         except BaseException:
             await stack.aclose()
@@ -237,23 +255,21 @@ class RunService:
         )
 
     async def cancel(self, user_id: str, run_id: str) -> None:
-        """Cancel a run of ``user_id`` in flight here.
+        """Cancel a run of ``user_id``, on whichever node it runs.
 
         `NotFoundError` for an unknown run or someone else's; `ConflictError` for a run
-        that has finished (or is storing its result, or runs in another process).
+        that has finished (or is storing its result). A run of another node is cancelled by
+        that node when the cancel reaches it; one whose node stopped is ended by a sweep.
         """
         require_run_id(run_id)
         run = self._runs.get(run_id)
         if run is None or run.user_id != user_id:
             record = await self._store.get_run(user_id, run_id)
             if record.status != "running":
-                raise ConflictError(
-                    f"run {run_id!r} already finished with status {record.status!r}; "
-                    "only a running run can be cancelled"
-                )
-            raise ConflictError(
-                f"run {run_id!r} is not running in this server process; it cannot be cancelled here"
-            )
+                raise _finished(run_id, record.status)
+            if record.node_id is not None and record.node_id != self._cluster.node_id:
+                await self._cluster.send_cancel(record.node_id, run_id)
+            return  # a run of this node that ended meanwhile, or one a stopped node left
         if not run.started:
             await asyncio.sleep(0)  # the task's first step is already scheduled: let it run
         if run.finishing or run.task is None or run.task.done():
@@ -276,6 +292,17 @@ class RunService:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def cancel_here(self, run_id: str) -> None:
+        """Cancel a run of this node another node was asked to cancel (or that this node
+        lost to a sweep); nothing for a run that is not here or is storing its result."""
+        run = self._runs.get(run_id)
+        if run is None or run.finishing or run.task is None:
+            return
+        if not run.started:  # cancelled before its first step, it would never end itself
+            asyncio.get_running_loop().call_soon(self.cancel_here, run_id)
+            return
+        run.task.cancel()
+
     async def shutdown(self) -> None:
         """Cancel every run in flight and wait for each to store its end."""
         await asyncio.sleep(0)  # runs accepted a moment ago take their first step
@@ -288,3 +315,10 @@ class RunService:
                 run.task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _finished(run_id: str, status: str) -> ConflictError:
+    return ConflictError(
+        f"run {run_id!r} already finished with status {status!r}; "
+        "only a running run can be cancelled"
+    )

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from goldpath.cluster import sqlite_path
 from goldpath.errors import ConfigurationError
 from goldpath.models import MODEL_NAMES, split_model_name
 
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     max_tool_calls: int = Field(default=32, gt=0)
     history_events: int = Field(default=1000, gt=0)
     history_seconds: float = Field(default=600.0, gt=0)
+    lease_seconds: float = Field(default=10.0, ge=0.3)
+    """How long a node's claim on its runs holds unrenewed: a survivor ends a stopped node's
+    runs within about 1.2 times this (docs/deploy.md)."""
     login_failures_per_account: int = Field(default=5, gt=0)
     login_failures_per_address: int = Field(default=20, gt=0)
     login_failure_window_seconds: float = Field(default=300.0, gt=0)
@@ -136,6 +140,13 @@ class Settings(BaseSettings):
                     "GOLDPATH_MODEL=openai needs a key: set GOLDPATH_OPENAI_API_KEY (or "
                     "OPENAI_API_KEY), or GOLDPATH_OPENAI_BASE_URL for a server that needs none"
                 )
+
+    def sqlite_file(self) -> Path | None:
+        """The SQLite file these settings serve (the data directory's by default); None
+        when the database is PostgreSQL."""
+        if self.database_url is None:
+            return self.data_dir / DATABASE_FILE
+        return sqlite_path(self.database_url)
 
     def prepared(self) -> Settings:
         """These settings with the database URL and secret key filled in.

@@ -115,7 +115,7 @@ def touch_thread(conn: Connection, thread_id: str, now: datetime, title: str | N
     conn.execute(TOUCH_THREAD, values)
 
 
-def run_values(run: RunRecord) -> dict[str, Any]:
+def run_values(run: RunRecord, lease_until: datetime | None = None) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "thread_id": run.thread_id,
@@ -123,6 +123,8 @@ def run_values(run: RunRecord) -> dict[str, Any]:
         "agent": run.agent,
         "status": run.status,
         "created_at": run.created_at,
+        "node_id": run.node_id,
+        "lease_until": lease_until,
     }
 
 
@@ -155,4 +157,5 @@ def run_record(row: Row[Any]) -> RunRecord:
         row.error,
         row.input_tokens,
         row.output_tokens,
+        row.node_id,
     )

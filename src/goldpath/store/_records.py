@@ -56,6 +56,8 @@ class RunRecord:
     input_tokens: int | None = None
     """The tokens the run's model calls used, when the model reported them."""
     output_tokens: int | None = None
+    node_id: str | None = None
+    """The node (server process) that runs or ran it; see docs/deploy.md."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +78,15 @@ class RunEventBatch:
     owner_id: str
     run_id: str
     events: Sequence[RunEventRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class RunLease:
+    """Who runs a run and for how long before it must renew: a node's claim on its runs.
+
+    A run whose lease ran out (its node died or lost the database) is finished by a sweep
+    of any node; see `Store.renew_leases` and `Store.finish_lost_runs`.
+    """
+
+    node_id: str
+    seconds: float

@@ -144,9 +144,13 @@ runs = Table(
     Column("error", Text, nullable=True),
     Column("input_tokens", Integer, nullable=True),
     Column("output_tokens", Integer, nullable=True),
+    # The node running the run and until when its lease holds (migration 0006).
+    Column("node_id", String(ID_LENGTH), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
     CheckConstraint("status IN ('running', 'ok', 'error', 'cancelled', 'timeout')", name="status"),
     Index(None, "status"),
     Index(None, "thread_id"),
+    Index(None, "node_id"),
 )
 
 # One row per batch of a run's events of one stream epoch: a run's events are written a

@@ -10,19 +10,20 @@ The statements of the chat path are built once; SQLAlchemy caches their compiled
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, select, tuple_, update
+from sqlalchemy import Row, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from goldpath.context import new_id
-from goldpath.errors import ConflictError, NotFoundError, StoreError
+from goldpath.errors import ConflictError, NotFoundError, RunFinishedError, StoreError
 
 from ._accounts import AccountMethods
 from ._database import SQLITE_READERS, AsyncDatabase, Database, ThreadedSQLite
 from ._engine import Backend, create_postgresql_engine, create_sqlite_engine, normalise_url
+from ._leases import RunLeaseMethods
 from ._migrate import require_current_schema, upgrade_to_head
 from ._queries import (
     FINISH_RUN,
@@ -46,13 +47,14 @@ from ._records import (
     Role,
     RunEventBatch,
     RunEventRecord,
+    RunLease,
     RunRecord,
     RunState,
     ThreadRecord,
     UserRecord,
 )
 from ._run_events import RunEventMethods, insert_run_events
-from ._schema import ID_LENGTH, agui_threads, messages, metadata, runs, threads, users
+from ._schema import ID_LENGTH, agui_threads, messages, metadata, threads, users
 from ._threads import ThreadEditMethods
 
 DEFAULT_TITLE = "New chat"
@@ -76,7 +78,7 @@ def title_from_message(message: str) -> str | None:
     return words[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
+class Store(AccountMethods, ThreadEditMethods, RunEventMethods, RunLeaseMethods):
     """Owner-scoped persistence on SQLite (sqlite3, in threads) or PostgreSQL (asyncpg)."""
 
     backend: Backend
@@ -314,12 +316,15 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
         *,
         new_thread: bool = False,
         history: int = 0,
+        lease: RunLease | None = None,
     ) -> tuple[RunRecord, MessageRecord, list[MessageRecord]]:
         """`start_run` for a chat message, with what comes before it, in the same transaction.
 
         ``new_thread`` makes the thread ``thread_id`` (an id from ``new_id("thr")``), titled
         from the message; otherwise the thread must be the owner's (`NotFoundError`). Also
         returns the thread's last ``history`` messages before this one, oldest first.
+        ``lease`` records the node running it and how long its claim holds unrenewed; a run
+        without one is left to the first sweep (`finish_lost_runs`).
         """
         if not run_id or len(run_id) > ID_LENGTH:
             raise ValueError(f"run_id {run_id!r} must be 1 to {ID_LENGTH} characters")
@@ -328,7 +333,11 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
         now = self._now()
         title = title_from_message(message) or DEFAULT_TITLE
         thread = ThreadRecord(thread_id, owner_id, title, now, now) if new_thread else None
-        run = RunRecord(run_id, thread_id, owner_id, agent, "running", now, None, None, None)
+        node_id = lease.node_id if lease is not None else None
+        lease_until = now + timedelta(seconds=lease.seconds) if lease is not None else None
+        run = RunRecord(
+            run_id, thread_id, owner_id, agent, "running", now, None, None, None, node_id=node_id
+        )
         user_message = MessageRecord(new_id("msg"), thread_id, "user", message, run_id, now)
 
         def start(conn: Connection) -> list[MessageRecord]:
@@ -343,7 +352,7 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
                     earlier.reverse()
                 touch_thread(conn, thread_id, now, title if owned.title == DEFAULT_TITLE else None)
             try:
-                conn.execute(INSERT_RUN, run_values(run))
+                conn.execute(INSERT_RUN, run_values(run, lease_until))
             except IntegrityError as exc:
                 raise ConflictError(
                     f"run {run_id!r} exists already; start every run with a new id"
@@ -376,8 +385,8 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
         ``input_tokens`` and ``output_tokens`` are the run's model usage, when known.
 
         Only a ``running`` run can finish; the check and the change are one statement, so
-        two finishers cannot both win. ``events``, the run's events not stored yet, are
-        stored in the same transaction.
+        two finishers cannot both win: the loser gets `RunFinishedError`. ``events``, the
+        run's events not stored yet, are stored in the same transaction.
         """
         if status not in FINAL_STATUSES:
             raise ValueError(f"status {status!r} is not a final status: {sorted(FINAL_STATUSES)}")
@@ -397,7 +406,7 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
             row = conn.execute(FINISH_RUN, change).first()
             if row is None:
                 finished = owned_run(conn, owner_id, run_id)
-                raise ConflictError(
+                raise RunFinishedError(
                     f"run {run_id!r} already finished with status {finished.status!r}; "
                     "a run finishes only once"
                 )
@@ -412,25 +421,6 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods):
             return record
 
         return await self._run("finish a run", finish, write=True)
-
-    async def mark_unfinished_runs(
-        self,
-        status: RunState = "error",
-        error: str = "server restarted while the run was in flight",
-    ) -> int:
-        """Finish every run a crashed process left ``running``; call once at start-up."""
-        if status not in FINAL_STATUSES:
-            raise ValueError(f"status {status!r} is not a final status: {sorted(FINAL_STATUSES)}")
-        change = (
-            update(runs)
-            .where(runs.c.status == "running")
-            .values(status=status, error=error, finished_at=self._now())
-        )
-
-        def mark(conn: Connection) -> int:
-            return conn.execute(change).rowcount
-
-        return await self._run("finish interrupted runs", mark, write=True)
 
     async def _run(self, action: str, work: Callable[[Connection], T], *, write: bool) -> T:
         """``work`` in one transaction; database failures become `StoreError` naming the action."""

@@ -1,4 +1,4 @@
-"""Sliding-window rate limits: chat messages per user, failed logins per account and address."""
+"""The in-process `RateWindow`: a sliding window per key, in this process's memory."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["SWEEP_AT", "SlidingWindow"]
+from goldpath.cluster._base import RateWindow
+
+__all__ = ["SWEEP_AT", "SlidingWindow", "in_process_window"]
 
 SWEEP_AT = 1024
 """Keys held before expired ones are swept out; doubles with the keys still active."""
 
 
-class SlidingWindow:
-    """At most ``limit`` hits per key in any ``window`` seconds.
+class SlidingWindow(RateWindow):
+    """At most ``limit`` hits per key in any ``window`` seconds, counted in this process.
 
     `retry_after` tells how long a key must wait; `hit` records one. Keys with no hits
-    inside the window are forgotten, so memory follows the active keys only.
+    inside the window are forgotten, so memory follows the active keys only. Nothing here
+    suspends, so each check-and-record is atomic within the event loop.
     """
 
     __slots__ = ("_clock", "_hits", "_limit", "_next_sweep", "_window")
@@ -57,7 +60,7 @@ class SlidingWindow:
         return max(1, math.ceil(hits[0] + self._window - now))
 
     def hit(self, key: str) -> float:
-        """Record one hit now; returns its time, which `release` takes to undo it."""
+        """Record one hit now, whatever the count; returns its time."""
         now = self._clock()
         hits = self._recent(key, now)
         if hits is None:
@@ -67,23 +70,26 @@ class SlidingWindow:
         hits.append(now)
         return now
 
-    def release(self, key: str, at: float) -> None:
-        """Undo the hit `hit` or `reserve` recorded at ``at`` (nothing if it already expired)."""
+    async def wait(self, key: str) -> int:
+        return self.retry_after(key)
+
+    async def record(self, key: str) -> None:
+        self.hit(key)
+
+    async def reserve(self, key: str) -> tuple[int, str | None]:
+        wait = self.retry_after(key)
+        if wait:
+            return wait, None
+        return 0, repr(self.hit(key))
+
+    async def release(self, key: str, hit: str) -> None:
         hits = self._hits.get(key)
         if hits is None:
             return
         with contextlib.suppress(ValueError):
-            hits.remove(at)
+            hits.remove(float(hit))
         if not hits:
             del self._hits[key]
-
-    def reserve(self, key: str) -> tuple[int, float | None]:
-        """`try_hit` that also returns the hit's time: ``(0, at)`` when recorded, to be
-        undone with `release`; ``(wait, None)`` when the key is full."""
-        wait = self.retry_after(key)
-        if wait:
-            return wait, None
-        return 0, self.hit(key)
 
     def _sweep(self, now: float) -> None:
         """Forget every key with no hit inside the window (keys seen once, e.g. by a scan)."""
@@ -94,9 +100,7 @@ class SlidingWindow:
     def __len__(self) -> int:
         return len(self._hits)
 
-    def try_hit(self, key: str) -> int:
-        """Record a hit if allowed and return 0; otherwise record nothing, return the wait."""
-        wait = self.retry_after(key)
-        if not wait:
-            self.hit(key)
-        return wait
+
+def in_process_window(name: str, limit: int, seconds: float) -> RateWindow:
+    """`Windows` for one process: each window lives in this process alone."""
+    return SlidingWindow(limit, seconds)

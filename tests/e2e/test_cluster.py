@@ -1,0 +1,136 @@
+"""Several real goldpath processes on one PostgreSQL and one Redis: one system.
+
+Runs belong to the node that accepted them through a lease; a survivor ends a dead node's
+runs; cancels and the per-user run limit reach across nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from goldpath.cluster import INTERRUPTED
+from tests.e2e.cluster import Node, Nodes, cluster
+from tests.e2e.conftest import FRAME_TIMEOUT, User, WsClient, new_user
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[Nodes]:
+    with cluster(tmp_path) as started:
+        yield started
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=FRAME_TIMEOUT) as client:
+        yield client
+
+
+async def open_socket(node: Node, user: User) -> WsClient:
+    connection = await connect(
+        node.ws_url, additional_headers={"Authorization": f"Bearer {user.token}"}
+    )
+    client = WsClient(connection)
+    assert (await client.recv())["type"] == "ready"
+    await client.send({"type": "ping"})  # once answered, this socket is subscribed
+    assert await client.recv() == {"type": "pong"}
+    return client
+
+
+async def register(http: httpx.AsyncClient, node: Node, prefix: str) -> User:
+    http.base_url = httpx.URL(node.base_url)
+    return await new_user(http, prefix)
+
+
+def ends_of(frames: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
+    return [f for f in frames if f.get("type") == "agent_completed" and f["run_id"] == run_id]
+
+
+async def test_a_killed_nodes_run_ends_on_the_users_other_socket(
+    nodes: Nodes, http: httpx.AsyncClient
+) -> None:
+    doomed, survivor = nodes.start(2)
+    user = await register(http, survivor, "killed")
+    watcher = await open_socket(survivor, user)
+    sender = await open_socket(doomed, user)
+    async with watcher.connection:
+        accepted = await sender.chat("sleep")
+        run_id = accepted["run_id"]
+        await watcher.until(lambda f: f.get("type") == "agent_thinking")
+        doomed.signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        frames = await watcher.until(lambda f: bool(ends_of([f], run_id)))
+        waited = time.monotonic() - killed_at
+        assert waited < 15.0
+        end = frames[-1]["data"]
+        assert (end["status"], end["error"]) == ("error", INTERRUPTED)
+        stored = await http.get(f"/runs/{run_id}", headers=user.headers)
+        assert stored.json()["status"] == "error"
+        assert stored.json()["error"] == INTERRUPTED
+        # The next sweeps find nothing more to end: no second agent_completed.
+        await watcher.send({"type": "ping"})
+        await asyncio.sleep(nodes_lease_sweeps())
+        await watcher.send({"type": "ping"})
+        later = await watcher.until(lambda f: f.get("type") == "pong")
+        later += await watcher.until(lambda f: f.get("type") == "pong")
+        assert ends_of(later, run_id) == []
+
+
+def nodes_lease_sweeps() -> float:
+    from tests.e2e.cluster import LEASE_SECONDS
+
+    return LEASE_SECONDS  # five sweeps of every live node
+
+
+async def test_a_cancel_sent_to_any_node_ends_the_run_where_it_runs(
+    nodes: Nodes, http: httpx.AsyncClient
+) -> None:
+    runner, other = nodes.start(2)
+    user = await register(http, other, "canceller")
+    stranger = await new_user(http, "stranger")
+    socket = await open_socket(runner, user)
+    async with socket.connection:
+        run_id = (await socket.chat("sleep"))["run_id"]
+        await socket.until(lambda f: f.get("type") == "agent_thinking")
+        refused = await http.post(f"/runs/{run_id}/cancel", headers=stranger.headers)
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "not_found"
+        sent_at = time.monotonic()
+        answer = await http.post(f"/runs/{run_id}/cancel", headers=user.headers)
+        assert answer.status_code == 202, answer.text
+        frames = await socket.until(lambda f: bool(ends_of([f], run_id)))
+        assert time.monotonic() - sent_at < 1.0
+        assert frames[-1]["data"]["status"] == "cancelled"
+        again = await http.post(f"/runs/{run_id}/cancel", headers=user.headers)
+        assert again.status_code == 409
+        assert "already finished with status 'cancelled'" in again.json()["error"]["message"]
+
+
+async def test_a_users_runs_in_flight_are_limited_across_nodes(
+    nodes: Nodes, http: httpx.AsyncClient
+) -> None:
+    three = nodes.start(3)
+    user = await register(http, three[0], "busy")
+
+    async def chat(node: Node) -> int:
+        async with httpx.AsyncClient(base_url=node.base_url, timeout=FRAME_TIMEOUT) as client:
+            thread = await client.post("/threads", json={}, headers=user.headers)
+            answer = await client.post(
+                f"/threads/{thread.json()['thread_id']}/runs",
+                json={"message": "sleep"},
+                headers=user.headers,
+            )
+            return answer.status_code
+
+    codes = await asyncio.gather(*(chat(three[i % 3]) for i in range(12)))
+    assert sorted(codes) == [202] * 4 + [429] * 8
