@@ -51,6 +51,9 @@ logger = logging.getLogger("goldpath.server")
 
 STATIC_DIR = Path(__file__).parent / "static"
 
+SLOT_SECONDS = 30.0
+"""The least time a run's slot in Redis outlives its node's last heartbeat."""
+
 
 async def make_hub(settings: Settings) -> StreamHub:
     """The user streams: in Redis when ``GOLDPATH_REDIS_URL`` is set (shared by every
@@ -80,8 +83,11 @@ async def make_cluster(settings: Settings) -> Cluster:
     if settings.redis_url:
         from goldpath.cluster.redis import RedisCluster
 
+        # A slot outlives a late heartbeat easily; a stopped node's slots come back by
+        # themselves after this, its runs are ended by the lease sweep long before.
+        slot_seconds = max(3 * settings.lease_seconds, SLOT_SECONDS)
         return await RedisCluster.from_url(
-            settings.redis_url, prefix=settings.redis_prefix, slot_seconds=settings.lease_seconds
+            settings.redis_url, prefix=settings.redis_prefix, slot_seconds=slot_seconds
         )
     return InProcessCluster()
 
