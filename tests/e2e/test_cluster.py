@@ -7,7 +7,10 @@ runs; cancels and the per-user run limit reach across nodes.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -63,7 +66,7 @@ async def test_a_killed_nodes_run_ends_on_the_users_other_socket(
     user = await register(http, survivor, "killed")
     watcher = await open_socket(survivor, user)
     sender = await open_socket(doomed, user)
-    async with watcher.connection:
+    async with watcher.connection, sender.connection:
         accepted = await sender.chat("sleep")
         run_id = accepted["run_id"]
         await watcher.until(lambda f: f.get("type") == "agent_thinking")
@@ -134,3 +137,33 @@ async def test_a_users_runs_in_flight_are_limited_across_nodes(
 
     codes = await asyncio.gather(*(chat(three[i % 3]) for i in range(12)))
     assert sorted(codes) == [202] * 4 + [429] * 8
+
+
+def _serve() -> list[str]:
+    return [sys.executable, "-c", "from goldpath.cli import main; main()", "serve", "--port", "0"]
+
+
+def test_a_second_process_on_a_sqlite_data_dir_in_use_refuses_to_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOLDPATH_")}
+    env["GOLDPATH_DATA_DIR"] = str(tmp_path)
+    with subprocess.Popen(
+        _serve(), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as first:
+        assert first.stdout is not None
+        try:
+            for line in first.stdout:  # bounded: the server prints this line or exits
+                if "goldpath is running at" in line:
+                    break
+            files = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+            second = subprocess.run(_serve(), env=env, capture_output=True, text=True, timeout=60)
+            assert second.returncode == 1
+            assert second.stdout == ""
+            assert second.stderr == (
+                f"error: another goldpath process (pid {first.pid}) is serving {tmp_path}; "
+                "stop it first, or give this one its own GOLDPATH_DATA_DIR (several processes "
+                "need PostgreSQL and Redis: see docs/deploy.md)\n"
+            )
+            assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == files
+        finally:
+            first.send_signal(signal.SIGINT)
+            first.communicate(timeout=30)

@@ -39,9 +39,9 @@ RENEW_SLOTS = (
     _NOW
     + """
 -- KEYS: the slots of each run, in order; ARGV: 1 slot ttl ms, then the run ids.
-local until = now + tonumber(ARGV[1])
+local expires = now + tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, 'XX', until, ARGV[i + 1])
+  redis.call('ZADD', key, 'XX', expires, ARGV[i + 1])
   redis.call('PEXPIRE', key, ARGV[1])
 end
 return #KEYS

@@ -25,11 +25,14 @@ from goldpath.errors import ConfigurationError, StreamError
 from goldpath.events import Event, EventData, decode_event, frame_parts
 from goldpath.stream._base import Replay, Resync, StreamHub, Subscription, UserStream
 from goldpath.stream.redis._live import LiveFanout
-from goldpath.stream.redis._scripts import APPEND, POSITION, READ, UserKeys
+from goldpath.stream.redis._scripts import APPEND, NEW_EPOCH, POSITION, READ, UserKeys
 
 __all__ = ["RedisStreamHub", "RedisUserStream"]
 
 DEFAULT_PREFIX = "goldpath:"
+COMMAND_TIMEOUT = 5.0
+"""Seconds a Redis command may take: an append that takes longer has failed (a stalled
+Redis must not hold a run, or a socket, in silence)."""
 
 logger = logging.getLogger("goldpath.stream.redis")
 
@@ -124,7 +127,9 @@ class RedisStreamHub(StreamHub):
 
     __slots__ = (
         "_client",
+        "_damaged",
         "_keeper",
+        "_repairer",
         "_scripts",
         "history_cap",
         "history_events",
@@ -164,11 +169,14 @@ class RedisStreamHub(StreamHub):
         self.ttl_ms = int(max(idle, history_seconds) * 1000)
         self._scripts = {
             "APPEND": client.register_script(APPEND),
+            "NEW_EPOCH": client.register_script(NEW_EPOCH),
             "POSITION": client.register_script(POSITION),
             "READ": client.register_script(READ),
         }
         self.live = LiveFanout(client.pubsub())
         self._keeper: asyncio.Task[None] | None = None
+        self._damaged: dict[str, RedisUserStream] = {}  # users whose appends were lost
+        self._repairer: asyncio.Task[None] | None = None
 
     @classmethod
     async def from_url(
@@ -187,7 +195,11 @@ class RedisStreamHub(StreamHub):
         try:
             # Keepalive: the pub/sub connection only reads, so a dead peer must show.
             client: Redis = Redis.from_url(
-                url, decode_responses=True, socket_connect_timeout=5.0, socket_keepalive=True
+                url,
+                decode_responses=True,
+                socket_connect_timeout=COMMAND_TIMEOUT,
+                socket_timeout=COMMAND_TIMEOUT,
+                socket_keepalive=True,
             )
         except ValueError as exc:
             raise ConfigurationError(
@@ -219,10 +231,18 @@ class RedisStreamHub(StreamHub):
     async def run(
         self, script: str, stream: RedisUserStream, keys: list[str], args: list[Any]
     ) -> Any:
-        """Run one of the scripts; a Redis failure becomes a `StreamError` saying what to check."""
+        """Run one of the scripts; a Redis failure becomes a `StreamError` saying what to check.
+
+        A failed append may have lost an event the user's sockets will never see, so the
+        user's stream is repaired (a new epoch: every socket resyncs) once Redis answers.
+        """
         try:
             return await self._scripts[script](keys=keys, args=args)
         except (RedisError, OSError) as exc:
+            if script == "APPEND":
+                self._damaged[stream.user_id] = stream
+                if self._repairer is None or self._repairer.done():
+                    self._repairer = asyncio.create_task(self._repair(), name="goldpath-repair")
             raise StreamError(
                 f"Redis failed on the stream of user {stream.user_id!r} ({script.lower()}): "
                 f"{exc}; check that Redis is up and reachable at GOLDPATH_REDIS_URL"
@@ -250,6 +270,26 @@ class RedisStreamHub(StreamHub):
             except (RedisError, OSError) as exc:
                 logger.warning("could not refresh the expiry of %d streams: %s", len(streams), exc)
 
+    async def _repair(self) -> None:
+        """Wait for Redis to answer, then give each damaged user's stream a new epoch."""
+        delay = 0.1
+        while self._damaged:
+            try:
+                await self._client.ping()
+                user_id, stream = next(iter(self._damaged.items()))
+                keys = stream.keys
+                await self._scripts["NEW_EPOCH"](
+                    keys=[keys.meta, keys.events], args=[_candidate(), self.ttl_ms, keys.channel]
+                )
+            except (RedisError, OSError) as exc:
+                logger.warning("Redis is still failing, retrying in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if self._damaged.get(user_id) is stream:
+                del self._damaged[user_id]
+            logger.warning("the stream of user %s lost events; its sockets resync", user_id)
+
     async def check(self) -> None:
         try:
             await self._client.ping()
@@ -258,10 +298,11 @@ class RedisStreamHub(StreamHub):
 
     async def close(self) -> None:
         """Close every local subscriber and the connections; the streams stay in Redis."""
-        if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
+        for task in (self._keeper, self._repairer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.live.close()
         await self._client.aclose()
 

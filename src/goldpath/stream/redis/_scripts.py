@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["APPEND", "POSITION", "READ", "UserKeys"]
+__all__ = ["APPEND", "NEW_EPOCH", "POSITION", "READ", "UserKeys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +114,15 @@ end
 return {epoch, latest, entries}
 """
 )
+
+NEW_EPOCH = """
+-- KEYS: 1 meta, 2 events; ARGV: 1 new epoch, 2 ttl ms, 3 channel.
+-- Appends of this user were lost (Redis failed under them): the history cannot be told
+-- whole any more, so it starts again under a new epoch, and the epoch alone is published,
+-- which makes every process close the user's subscribers with epoch_changed (a resync).
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'offset', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[1] .. ' ')
+return 1
+"""
