@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from goldpath.cluster import INTERRUPTED
 from tests.e2e.cluster import Node, Nodes, cluster
@@ -167,3 +168,81 @@ def test_a_second_process_on_a_sqlite_data_dir_in_use_refuses_to_start(tmp_path:
         finally:
             first.send_signal(signal.SIGINT)
             first.communicate(timeout=30)
+
+
+async def test_a_stopped_node_closes_its_sockets_1012_and_ends_its_runs_for_every_socket(
+    nodes: Nodes, http: httpx.AsyncClient
+) -> None:
+    stopping, staying = nodes.start(2)
+    user = await register(http, staying, "sigterm")
+    watcher = await open_socket(staying, user)
+    doomed = await open_socket(stopping, user)
+    async with watcher.connection:
+        run_id = (await doomed.chat("sleep"))["run_id"]
+        await watcher.until(lambda f: f.get("type") == "agent_thinking")
+        stopping.signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            await doomed.until(lambda f: False)  # every frame, to the close
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1012
+        frames = await watcher.until(lambda f: bool(ends_of([f], run_id)))
+        assert frames[-1]["data"]["status"] == "cancelled"
+        assert stopping.wait() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
+        stored = await http.get(f"/runs/{run_id}", headers=user.headers)
+        assert stored.json()["status"] == "cancelled"
+
+
+def test_workers_serve_one_port_as_nodes_and_stop_on_sigterm(nodes: Nodes) -> None:
+    env = {k: v for k, v in nodes.env.items() if k != "PYTHONPATH"}
+    refused = subprocess.run(
+        [*_serve(), "--workers", "2"],
+        env={k: v for k, v in env.items() if k != "GOLDPATH_REDIS_URL"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.startswith("error: --workers 2 needs PostgreSQL and Redis")
+    assert refused.stderr.count("\n") == 1
+    with subprocess.Popen(
+        [*_serve(), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as parent:
+        assert parent.stdout is not None
+        try:
+            url = ""
+            for line in parent.stdout:  # bounded: the server prints this line or exits
+                if "goldpath is running at" in line:
+                    url = line.split()[4]
+                    break
+            assert "with 2 processes" in line
+            deadline = time.monotonic() + 60
+            while len(_children(parent.pid)) < 2 or not _healthy(url):
+                assert time.monotonic() < deadline, "the workers did not come up"
+                time.sleep(0.2)
+        finally:
+            parent.send_signal(signal.SIGTERM)
+            parent.communicate(timeout=60)
+    assert parent.returncode == 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return bool(httpx.get(f"{url}/health", timeout=5).json().get("status") == "ok")
+    except httpx.HTTPError:
+        return False

@@ -7,7 +7,7 @@ import errno
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from goldpath.server import Settings
 
 __all__ = ["serve"]
+
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long a ``--workers`` process may take to answer its supervisor before it is replaced."""
 
 
 _SERVE_HELP = (
@@ -59,6 +62,15 @@ def serve(
             "(default: GOLDPATH_APP).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving on the one port, each a node of one system; more than 1 "
+            "needs PostgreSQL and Redis (GOLDPATH_DATABASE_URL, GOLDPATH_REDIS_URL; "
+            "docs/deploy.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the goldpath server until interrupted."""
     import uvicorn
@@ -73,9 +85,13 @@ def serve(
         overrides = {"host": host, "port": port, "app": app_spec}
         settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         settings.check_backends()
-        _check_database_free(settings)
+        _check_workers(settings, workers, reload)
     except (ConfigurationError, ValueError) as exc:
         fail(str(exc), USAGE)
+    try:  # another process serving this SQLite file: refused before anything is touched
+        _check_database_free(settings)
+    except ConfigurationError as exc:
+        fail(str(exc), FAILURE)
     # The port first: a start that cannot listen touches neither the data dir nor the store.
     listener = _listen(settings.host, settings.port)
     try:
@@ -100,6 +116,9 @@ def serve(
             reload_dirs=[package, os.getcwd()],
             **options,
         )
+        return
+    if workers > 1:
+        _serve_workers(settings, workers, options, listener)
         return
     try:
         application = load_app(settings.app) if settings.app else create_app(settings)
@@ -158,6 +177,49 @@ def _listen(host: str, port: int) -> socket.socket:
         fail(f"cannot listen on {host} port {port}: {exc.strerror or exc}", FAILURE)
     listener.set_inheritable(True)
     return listener
+
+
+def _check_workers(settings: Settings, workers: int, reload: bool) -> None:
+    """Several processes are one system only on a shared PostgreSQL and Redis."""
+    if workers == 1:
+        return
+    if reload:
+        raise ConfigurationError("--reload runs one process; leave out --workers or --reload")
+    if settings.sqlite_file() is not None or not settings.redis_url:
+        raise ConfigurationError(
+            f"--workers {workers} needs PostgreSQL and Redis shared by the processes: set "
+            "GOLDPATH_DATABASE_URL to a PostgreSQL database and GOLDPATH_REDIS_URL "
+            "(docs/deploy.md)"
+        )
+
+
+def _serve_workers(
+    settings: Settings, workers: int, options: dict[str, Any], listener: socket.socket
+) -> None:
+    """``workers`` processes on ``listener``, each building the app from the environment
+    (uvicorn's supervisor; SIGTERM or Ctrl+C stops each gracefully, one it loses is
+    replaced). Each process is a node: its runs end cleanly when it stops."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    if settings.app:  # the processes read it from the environment
+        os.environ["GOLDPATH_APP"] = settings.app
+    config = uvicorn.Config(
+        "goldpath.server._loader:app_from_settings",
+        factory=True,
+        workers=workers,
+        log_config=None,
+        # A process answers its supervisor's health check only once it has imported and
+        # started (seconds on a busy machine); one that does not is killed and replaced.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **options,
+    )
+    bound_host, bound_port = listener.getsockname()[:2]
+    typer.echo(
+        f"goldpath is running at {_url(bound_host, bound_port)} with {workers} processes "
+        "— open it in a browser"
+    )
+    Multiprocess(config, sockets=[listener]).run()
 
 
 def _check_database_free(settings: Settings) -> None:
