@@ -66,6 +66,7 @@ def serve(
         int,
         typer.Option(
             min=1,
+            metavar="N",
             help="Processes serving on the one port, each a node of one system; more than 1 "
             "needs PostgreSQL and Redis (GOLDPATH_DATABASE_URL, GOLDPATH_REDIS_URL; "
             "docs/deploy.md).",
