@@ -243,8 +243,8 @@ class Authenticator:
         The attempt takes its place in the pair's and the account's windows before the
         password is checked (each window checks and records in one atomic step, in this
         process or in Redis), so parallel wrong guesses at one account cannot slip past the
-        limit while their verifications run; a success gives the places back. The address counts finished
-        failures only, so many people behind one address logging in at once are not
+        limit while their verifications run; a success gives the places back. The address
+        counts finished failures only, so many people behind one address logging in at once are not
         refused for being many (their hashing shares that address's turns).
         """
         account = username.casefold()
