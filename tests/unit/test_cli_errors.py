@@ -1,16 +1,23 @@
-"""cli/_errors.py: the line and exit code of an error no command handled itself."""
+"""cli/_errors.py, _storage.py and _serve.py's checks: one line and an exit code for an
+error; server/_paging.py: cursors that are not cursors."""
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
 import typer
 
 from goldpath.cli import app
-from goldpath.cli._errors import FAILURE, USAGE, command_name, explain, install_hint
+from goldpath.cli._errors import FAILURE, USAGE, command_name, explain, install_hint, report
+from goldpath.cli._serve import _listen, _reach_services
 from goldpath.cli._storage import shown_url
 from goldpath.errors import ConfigurationError, StoreError
+from goldpath.server import Settings
+from goldpath.server._errors import ApiError
+from goldpath.server._paging import read_thread_cursor
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +79,42 @@ def test_shown_url_makes_a_relative_sqlite_path_absolute(
     assert shown_url("sqlite:///.goldpath/goldpath.db") == (
         f"sqlite:///{tmp_path.resolve() / '.goldpath' / 'goldpath.db'}"
     )
+
+
+def test_report_prints_one_line_and_exits(capsys: pytest.CaptureFixture[str]) -> None:
+    group = typer.main.get_command(app)
+    with pytest.raises(SystemExit) as exited:
+        report(ConfigurationError("set GOLDPATH_X"), group)
+    assert exited.value.code == USAGE
+    assert capsys.readouterr().err == "error: set GOLDPATH_X\n"
+
+
+def test_listen_binds_or_says_the_port_is_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    listener = _listen("127.0.0.1", 0)
+    try:
+        port = listener.getsockname()[1]
+        listener.listen()
+        with pytest.raises(typer.Exit) as exited:
+            _listen("127.0.0.1", port)
+        assert exited.value.exit_code == FAILURE
+        assert capsys.readouterr().err == (
+            f"error: port {port} on 127.0.0.1 is in use: stop what listens there, "
+            "or choose another port with --port\n"
+        )
+    finally:
+        listener.close()
+
+
+async def test_reach_services_opens_and_closes_the_store(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=None, redis_url=None).prepared()
+    await _reach_services(settings)
+    assert (tmp_path / "goldpath.db").exists()  # made and migrated
+
+
+@pytest.mark.parametrize(
+    "parts", [["t", "yesterday", "thr_1"], ["t", "2026-12-04T10:00:00", "thr_1"], ["m"]]
+)
+def test_a_cursor_that_is_not_one_is_refused(parts: list[str]) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(parts).encode()).rstrip(b"=").decode()
+    with pytest.raises(ApiError, match="cursor"):
+        read_thread_cursor(cursor)
