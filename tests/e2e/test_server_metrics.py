@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from goldpath.errors import StoreError
 from goldpath.server._metrics import METRIC_NAMES, PrometheusMetrics
 from tests.e2e.conftest import make_settings, new_user, open_ws, running
+from tests.e2e.test_server_ws import assert_closed
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +172,16 @@ def test_the_example_dashboard_names_only_metrics_that_exist() -> None:
     assert {name.removesuffix("_total") for name in METRIC_NAMES} <= {
         re.sub(r"_(total|bucket|count|sum)$", "", name) for name in named
     }, "a metric is missing from the dashboard"
+
+
+async def test_a_connection_over_the_users_cap_counts_as_rate_limited(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, metrics=True, max_connections_per_user=1)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=15) as client:
+            user = await new_user(client)
+            first, _ = await open_ws(srv, user)
+            async with first.connection:
+                extra, _ = await open_ws(srv, user, ready=False)
+                await assert_closed(extra, 4429)
+                found = await scrape(client)
+    assert found[("goldpath_rate_limited_total", (("limit", "connections_per_user"),))] == 1

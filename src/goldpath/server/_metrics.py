@@ -70,6 +70,9 @@ class Metrics:
     def answered(self, exc: BaseException) -> None:
         """An error was answered to a client (HTTP body or ``error`` frame)."""
 
+    def limited(self, limit: str) -> None:
+        """A limit refused a client (``connections_per_user``: a /ws closed with 4429)."""
+
     def close(self) -> None:
         """The process stops serving (the app's shutdown)."""
 
@@ -151,7 +154,10 @@ class PrometheusMetrics(Metrics):
         else:
             limit = LIMITS.get(type(exc).__name__)
             if limit is not None:
-                self.rate_limited.labels(limit).inc()
+                self.limited(limit)
+
+    def limited(self, limit: str) -> None:
+        self.rate_limited.labels(limit).inc()
 
     def close(self) -> None:
         """In multiprocess mode, drop this process's live gauges from the sums."""

@@ -75,6 +75,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await close(websocket, CLOSE_TOO_LARGE)
         return
     if not state.caps.connect(user_id):
+        metrics_of(websocket).limited("connections_per_user")
         await close(websocket, CLOSE_TOO_MANY)
         return
     try:
