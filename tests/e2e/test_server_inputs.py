@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
     open_ws,
     running,
 )
+from tests.e2e.test_agui import run_input
 from tests.e2e.test_server_ws import assert_closed
 from tests.services import POSTGRES_URL, postgres_database
 
@@ -191,3 +192,21 @@ async def test_a_token_in_the_url_in_any_case_is_refused_at_once(
         with contextlib.suppress(ConnectionClosed):  # refused already, as it should be
             await client.send({"type": "auth", "token": user.token})
         await assert_closed(client, 4401)
+
+
+@pytest.mark.parametrize("bad", ["a\u0000b", "a\udfffb"])
+@pytest.mark.parametrize("field", ["message", "threadId", "runId"])
+async def test_bad_text_in_an_ag_ui_run_is_a_bad_request(
+    http: httpx.AsyncClient, user: User, bad: str, field: str
+) -> None:
+    values = {"message": "hi", "threadId": "t", "runId": "r"} | {field: bad}
+    body = run_input(values["message"], values["threadId"], values["runId"])
+    response = await http.post(
+        "/ag-ui",
+        content=json.dumps(body).encode(),
+        headers={**user.headers, "Content-Type": "application/json"},
+    )
+    _refused(response, 422, 404)
+    for thread in (await http.get("/threads", headers=user.headers)).json():  # no run started
+        detail = await http.get(f"/threads/{thread['thread_id']}", headers=user.headers)
+        assert detail.json()["messages"] == []

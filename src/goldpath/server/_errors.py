@@ -24,7 +24,7 @@ from goldpath.errors import (
 from goldpath.server._auth import LoginLimitedError, RegistrationLimitedError
 from goldpath.server._caps import ThreadLimitedError
 from goldpath.server._metrics import metrics_of
-from goldpath.server._runs import MessageTooLargeError, RateLimitedError
+from goldpath.server._runs import MessageNotTextError, MessageTooLargeError, RateLimitedError
 
 __all__ = [
     "ERROR_CODES",
@@ -89,6 +89,8 @@ def classify(exc: BaseException) -> Problem:
             return Problem(404, "not_found", "no such object; check the id")
         if isinstance(exc, ConflictError):
             return Problem(409, "conflict", message)
+        if isinstance(exc, MessageNotTextError):
+            return Problem(422, "bad_request", message)
         if isinstance(exc, MessageTooLargeError):
             return Problem(422, "too_large", message)
         if isinstance(exc, RegistryError):

@@ -18,6 +18,7 @@ from goldpath.context import UserExecutionContext, is_real_id, new_id
 from goldpath.engine import RunOutcome, UserExecutionEngine
 from goldpath.errors import (
     ConflictError,
+    GoldpathError,
     LimitExceededError,
     NotFoundError,
     UnknownAgentError,
@@ -25,10 +26,12 @@ from goldpath.errors import (
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.models import Message
 from goldpath.server._recorder import EventRecorder
+from goldpath.server._text import is_text
 from goldpath.store import RunLease, Store
 
 __all__ = [
     "AcceptedRun",
+    "MessageNotTextError",
     "MessageTooLargeError",
     "RateLimitedError",
     "RunService",
@@ -53,6 +56,16 @@ def require_run_id(run_id: str) -> None:
     """`NotFoundError`, the body of a missing run, for an id no run can have."""
     if not is_real_id(run_id):
         raise NotFoundError(f"run {run_id!r} not found; check the run id")
+
+
+class MessageNotTextError(GoldpathError, ValueError):
+    """A chat message holds a NUL character or a lone surrogate, which no store can keep."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the message must be text: no NUL characters (\\u0000) and no lone "
+            "surrogates (such as \\udfff)"
+        )
 
 
 class MessageTooLargeError(LimitExceededError):
@@ -161,6 +174,8 @@ class RunService:
         """
         if len(message) > self._max_chars:
             raise MessageTooLargeError(len(message), self._max_chars)
+        if not is_text(message):  # every way in (HTTP, /ws, AG-UI) passes here
+            raise MessageNotTextError
         agents = self._factory.agents
         agent = agents.default if agent is None else agent  # "" is an unknown agent
         if agent not in agents:
