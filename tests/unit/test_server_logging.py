@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,6 +14,7 @@ from goldpath.server._logging import (
     JsonFormatter,
     KeyValueFormatter,
     configure_logging,
+    log_as_node,
     process_node,
 )
 
@@ -73,27 +75,44 @@ def test_the_text_format_is_unchanged() -> None:
     assert line.endswith("ERROR goldpath.test run accepted run_id=run_1 status=ok")
 
 
-def test_configure_logging_chooses_the_format_for_goldpath_and_uvicorn() -> None:
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The loggers `configure_logging` changes, put back as they were after the test."""
     names = ("goldpath", "uvicorn")
     saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names}
-    try:
-        configure_logging("warning", "json", node="node_x")
-        for name in names:
-            logger = logging.getLogger(name)
-            assert logger.level == logging.WARNING
-            assert not logger.propagate
-            (handler,) = logger.handlers
-            assert isinstance(handler.formatter, JsonFormatter)
-        configure_logging("info")
-        (handler,) = logging.getLogger("goldpath").handlers
-        assert isinstance(handler.formatter, KeyValueFormatter)
-    finally:
-        for name, (handlers, level) in saved.items():
-            logger = logging.getLogger(name)
-            logger.handlers[:] = handlers
-            logger.setLevel(level)
-            logger.propagate = True
+    propagate = {n: logging.getLogger(n).propagate for n in names}
+    yield
+    for name, (handlers, level) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate[name]
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_configure_logging_chooses_the_format_for_goldpath_and_uvicorn() -> None:
+    configure_logging("warning", "json", node="node_x")
+    for name in ("goldpath", "uvicorn"):
+        logger = logging.getLogger(name)
+        assert logger.level == logging.WARNING
+        assert not logger.propagate
+        (handler,) = logger.handlers
+        assert isinstance(handler.formatter, JsonFormatter)
+    configure_logging("info")
+    (handler,) = logging.getLogger("goldpath").handlers
+    assert isinstance(handler.formatter, KeyValueFormatter)
 
 
 def test_the_process_node_names_host_and_pid() -> None:
     assert process_node().endswith(f":{os.getpid()}")
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_log_as_node_names_the_node_until_restored() -> None:
+    configure_logging("info", "json", node="host:1")
+    restore = log_as_node("node_abc")
+    (handler,) = logging.getLogger("goldpath").handlers
+    assert isinstance(handler.formatter, JsonFormatter)
+    assert json.loads(handler.formatter.format(_record("x")))["node"] == "node_abc"
+    restore()
+    assert handler.formatter.node == "host:1"

@@ -30,6 +30,7 @@ from goldpath.server._docs import DOCS_PATHS, serve_docs
 from goldpath.server._errors import Problem, install_error_handlers, problem_response
 from goldpath.server._headers import SecurityHeadersMiddleware
 from goldpath.server._http import router as http_router
+from goldpath.server._logging import log_as_node
 from goldpath.server._metrics import Metrics, PrometheusMetrics, serve_metrics
 from goldpath.server._models import check_agent_models, open_models
 from goldpath.server._observers import open_tracing, run_observer
@@ -229,6 +230,7 @@ def create_app(
             stack.push_async_callback(hub.close)
             cluster = await make_cluster(settings)
             stack.push_async_callback(cluster.close)
+            stack.callback(log_as_node(cluster.node_id))
             chosen, models = open_models(settings, model, registry.classes(), stack)
             recorder = EventRecorder(store)
             stack.push_async_callback(recorder.close)  # after the runs end, before the store

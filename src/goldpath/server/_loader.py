@@ -81,9 +81,11 @@ def app_from_settings() -> Starlette:
     """The app of ``GOLDPATH_APP``, or goldpath's own; for uvicorn's ``--reload`` and
     ``--workers``, which import the app by name in each process they start."""
     from goldpath.server._app import create_app
+    from goldpath.server._logging import configure_logging
     from goldpath.server._settings import Settings
 
     settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)  # a new process: its own
     return load_app(settings.app) if settings.app else create_app(settings)
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeAlias
 
@@ -23,6 +24,7 @@ __all__ = [
     "KeyValueFormatter",
     "LogFormat",
     "configure_logging",
+    "log_as_node",
     "process_node",
 ]
 
@@ -64,7 +66,8 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, node: str) -> None:
         super().__init__()
-        self._node = node
+        self.node = node
+        """What the ``node`` field says (`log_as_node` names the cluster's node)."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -72,7 +75,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "node": getattr(record, "node", self._node),
+            "node": getattr(record, "node", self.node),
         }
         for key in FIELDS:
             value = getattr(record, key, None)
@@ -99,3 +102,24 @@ def configure_logging(level: str, log_format: LogFormat = "text", node: str | No
         logger.handlers[:] = [handler]
         logger.setLevel(level.upper())
         logger.propagate = False
+
+
+def log_as_node(node: str) -> Callable[[], None]:
+    """Name ``node`` in the JSON lines of the handlers `configure_logging` set, from now on;
+    returns what puts the previous names back. The app calls it at start-up with its node
+    id, so a run's log lines and its lease in the store name the same node."""
+    formatters = {
+        handler.formatter
+        for name in LOGGERS
+        for handler in logging.getLogger(name).handlers
+        if isinstance(handler.formatter, JsonFormatter)
+    }
+    previous = [(formatter, formatter.node) for formatter in formatters]
+    for formatter in formatters:
+        formatter.node = node
+
+    def restore() -> None:
+        for formatter, name in previous:
+            formatter.node = name
+
+    return restore
