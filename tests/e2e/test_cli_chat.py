@@ -148,3 +148,20 @@ def test_the_prompt_has_help_new_and_quit_and_names_the_thread_on_leaving(url: s
     threads = httpx.get(f"{url}/threads", headers={"Authorization": f"Bearer {token}"}).json()
     assert len(threads) == 2  # /new started the second
     assert result.stdout.rstrip().endswith(f"thread {threads[0]['thread_id']}")
+
+
+def test_a_missing_thread_is_not_offered_for_continuing(url: str) -> None:
+    result = chat("--url", url, "--username", "judy", "--password", PASSWORD, "--register",
+                  "--thread", "thr_missing", "-m", QUESTION)  # fmt: skip
+    assert result.exit_code == 1
+    assert "not found" in result.stdout
+    assert "thread thr_missing" not in result.stdout
+
+
+def test_the_prompt_leaves_a_missing_thread_for_a_new_one(url: str) -> None:
+    result = chat("--url", url, "--username", "mallory", "--password", PASSWORD, "--register",
+                  "--thread", "thr_missing", input=f"{QUESTION}\nWhat is 2 + 2?\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("✗ not found") == 1  # the first message only
+    assert "2 + 2 = 4." in result.stdout
+    assert "thread thr_missing" not in result.stdout

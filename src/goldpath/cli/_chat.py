@@ -169,7 +169,7 @@ def _interactive(
                 except ChatClientError as exc:
                     errors.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
                     continue
-                thread = outcome.thread_id or thread
+                thread = outcome.thread_id  # None after a missing thread: the next starts one
         finally:
             runner.run(session.close())
     if thread:

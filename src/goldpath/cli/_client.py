@@ -316,6 +316,8 @@ class ChatSession:
             ours = frame.get("ref") in (run.client_msg_id, None)
             if ours and run.run_id is None:
                 run.status = "rejected"
+                if frame.get("code") == "not_found":
+                    run.thread_id = None  # the thread asked for is missing: none to continue
         elif kind == "resumed":
             self.renderer.render(frame)
         elif kind == "resync":
