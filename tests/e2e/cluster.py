@@ -28,7 +28,7 @@ from tests.services import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-LEASE_SECONDS = 1.5
+LEASE_SECONDS = 3.0
 
 
 @dataclass
