@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine, Sequence
 from typing import Any, cast
 
@@ -225,6 +226,26 @@ async def test_offline_says_when_there_is_no_result_to_go_on_from(
     outputs = await _collect(OfflineModel(), messages)
     assert all(isinstance(o, TextDelta) for o in outputs)
     assert _text(outputs).startswith("There is no earlier result in this conversation")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "1" * 30_000 + "x",
+        "1 " * 15_000 + "x",
+        "(" * 30_000,
+        "1." * 15_000 + "x",
+        " " * 30_000 + "1",
+        "1 " + ")" * 30_000,
+    ],
+    ids=["digits", "spaced-digits", "parens", "dots", "spaces", "closing-parens"],
+)
+def test_offline_reads_a_message_of_the_longest_length_at_once(question: str) -> None:
+    # The model runs on the event loop: a message that made its sum pattern backtrack
+    # (seconds to minutes for 30,000 characters) would stop every user's runs meanwhile.
+    started = time.perf_counter()
+    OfflineModel().answer([SYSTEM, Message("user", question)], SPECS)
+    assert time.perf_counter() - started < 1.0
 
 
 async def test_offline_a_time_question_after_a_result_reads_the_clock() -> None:

@@ -26,8 +26,12 @@ from goldpath.models._base import (
 
 __all__ = ["OfflineModel"]
 
+# A sum: operands (signs and "(" before, ")" after) joined by operators. Linear in the
+# question's length: a match starts only where a run of signs or digits starts, and no
+# part gives back what it took (possessive), so no message can make it backtrack.
 _ARITHMETIC = re.compile(
-    r"[-+(]*\s*\d[\d.\s]*[\s)]*(?:\s*(?:\*\*|//|[-+*/%^×÷])\s*[-+(]*\s*[\d.]+[\s)]*)+"
+    r"(?<![-+(\d.])(?:[-+(]++\s*+)?\d[\d.]*+[\s)]*+"
+    r"(?:(?:\*\*|//|[-+*/%^×÷])[-+(\s]*+[\d.]++[\s)]*+)++"
 )
 _OPERATORS = {
     "times": "*",
