@@ -25,8 +25,14 @@ from goldpath.tools.mcp import MCPTools
 from tests.helpers import history
 from tests.mcp_server import SCRIPT, serving_http
 
-# One event loop for the module, so each server is started once and shared by its tests.
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+# One event loop for the module, so each server is started once and shared by its tests;
+# every wait in these tests is bounded, and the timeout makes a wait that is not a failure
+# of this module instead of a suite that never ends.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.timeout(120),
+]
 
 PYTHON = sys.executable
 
