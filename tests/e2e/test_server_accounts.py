@@ -129,3 +129,21 @@ def test_deleting_a_user_revokes_every_token_and_takes_their_threads(
     gone = CliRunner().invoke(app, ["user", "delete", "nobody_here", "--yes"])
     assert gone.exit_code == 1
     assert "error: there is no user 'nobody_here'; `goldpath user list` shows them" in gone.stderr
+
+
+def test_deleting_a_missing_user_says_so_before_asking(cli_env: Path) -> None:
+    gone = CliRunner().invoke(app, ["user", "delete", "nobody_here"], input="y\n")
+    assert gone.exit_code == 1
+    assert "delete 'nobody_here'" not in gone.stdout  # nothing to confirm
+    assert "error: there is no user 'nobody_here'; `goldpath user list` shows them" in gone.stderr
+
+
+def test_deleting_a_user_asks_first(client: httpx.Client, cli_env: Path) -> None:
+    username = _register(client)
+    kept = CliRunner().invoke(app, ["user", "delete", username.upper()], input="n\n")
+    assert kept.exit_code == 1
+    assert f"delete {username!r} and everything it owns?" in kept.stdout
+    assert _status(client, _login(client, username)) == 200
+    deleted = CliRunner().invoke(app, ["user", "delete", username], input="y\n")
+    assert deleted.exit_code == 0, deleted.output
+    assert f"deleted user {username!r}" in deleted.stdout

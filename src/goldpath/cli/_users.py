@@ -16,7 +16,7 @@ import typer
 from goldpath.cli._app import app
 from goldpath.cli._errors import USAGE, fail
 from goldpath.cli._storage import describe_storage
-from goldpath.errors import ConfigurationError, GoldpathError
+from goldpath.errors import ConfigurationError, GoldpathError, NotFoundError
 
 if TYPE_CHECKING:
     from goldpath.server import Settings
@@ -96,14 +96,19 @@ def user_delete(
     ] = False,
 ) -> None:
     """Delete an account with its threads, messages and runs; its tokens stop working."""
-    if not yes:
-        typer.confirm(f"delete {username!r} and everything it owns?", abort=True)
-    user = _run(_delete_user(username))
+    user = _run(_delete_user(username, confirm=not yes))
     typer.echo(f"deleted user {user.username!r} ({user.user_id})")
 
 
-async def _delete_user(username: str) -> UserRecord:
+async def _delete_user(username: str, *, confirm: bool) -> UserRecord:
     async with _store() as (store, _):
+        if confirm:  # a missing account is told before the question
+            found = await store.get_user_by_username(username)
+            if found is None:
+                raise NotFoundError(
+                    f"there is no user {username!r}; `goldpath user list` shows them"
+                )
+            typer.confirm(f"delete {found.username!r} and everything it owns?", abort=True)
         return await store.delete_user(username)
 
 
