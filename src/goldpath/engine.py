@@ -338,7 +338,7 @@ class UserExecutionEngine:
                         usage=outcome.usage,
                     )
             if watch is not None:
-                watch.finished(outcome)
+                _tell_finished(watch, outcome, context)
             usage = outcome.usage
             if not ended_elsewhere:
                 await emitter.emit(
@@ -393,6 +393,17 @@ def _failed(exc: Exception, context: UserExecutionContext) -> str:
     if isinstance(exc, ModelError):
         return "the model could not answer; try again in a moment"
     return "the run failed because of an error in the server; try again in a moment"
+
+
+def _tell_finished(watch: RunWatch, outcome: RunOutcome, context: UserExecutionContext) -> None:
+    """An observer that fails is logged, never a reason for a run to end without its
+    ``agent_completed``."""
+    try:
+        watch.finished(outcome)
+    except Exception as exc:
+        logger.error(
+            "a run observer failed: %s", _describe(exc), exc_info=exc, extra=context.log_fields()
+        )
 
 
 async def _completed(

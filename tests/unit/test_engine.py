@@ -20,7 +20,15 @@ from goldpath.agents import Agent, AgentRegistry, Supervisor
 from goldpath.context import UserExecutionContext
 from goldpath.engine import RunLimits, RunOutcome, SilentSink, UserExecutionEngine
 from goldpath.errors import ConfigurationError, GoldpathError, UnknownAgentError
-from goldpath.events import AgentCompleted, AgentStarted, Emitter, Event, EventData, MessageDelta
+from goldpath.events import (
+    AgentCompleted,
+    AgentStarted,
+    Emitter,
+    Event,
+    EventData,
+    EventSink,
+    MessageDelta,
+)
 from goldpath.factory import ExecutionEngineFactory, configure_execution_engine_factory
 from goldpath.models import (
     ChatModel,
@@ -600,3 +608,38 @@ async def test_a_failed_agent_started_still_ends_the_run() -> None:
     )
     assert saved == [outcome]
     assert sink.events[-1].type == "agent_completed"
+
+
+class _BrokenWatch:
+    """An observer's view of a run whose `finished` fails (a metrics or tracing bug)."""
+
+    def sink(self, sink: EventSink) -> EventSink:
+        return sink
+
+    def model(self, model: ChatModel) -> ChatModel:
+        return model
+
+    def finished(self, outcome: RunOutcome) -> None:
+        raise RuntimeError("observer bug")
+
+
+class _BrokenObserver:
+    def watch(self, context: UserExecutionContext, agent: str) -> _BrokenWatch:
+        return _BrokenWatch()
+
+
+async def test_an_observer_that_fails_is_logged_and_the_run_still_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    factory = ExecutionEngineFactory(
+        streams=InMemoryStreamHub(),
+        model=scripted([TextDelta("fine")]),
+        observer=_BrokenObserver(),
+    )
+    with caplog.at_level(logging.ERROR, logger="goldpath.engine"):
+        outcome, events = await _run(factory)
+    assert outcome.status == "ok"
+    assert _completed(events).status == "ok"  # _run checked: exactly one, last
+    (record,) = caplog.records
+    assert record.getMessage() == "a run observer failed: RuntimeError: observer bug"
+    assert record.__dict__["run_id"] == events[0].run_id

@@ -53,6 +53,8 @@ logger = logging.getLogger("goldpath.server")
 HEALTH_TIMEOUT = 2.0
 HEALTH_FAILED = "unavailable; the details are in the server's log"
 RUN_EVENTS_LIMIT = 1000
+MAX_OFFSET = 2**63 - 1
+"""The largest offset a store keeps (a signed 64-bit column); more is 422, not a 500."""
 
 _bearer = HTTPBearer(auto_error=False, description="the access_token from POST /auth/login")
 
@@ -362,7 +364,9 @@ async def list_run_events(
     run_id: str,
     user: User,
     state: State,
-    after: Annotated[int, Query(ge=0, description="only events with a higher offset")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="only events with a higher offset")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=RUN_EVENTS_LIMIT)] = RUN_EVENTS_LIMIT,
 ) -> Response:
     """The run's stored events, oldest first, each the frame that was sent: a finished
