@@ -247,7 +247,11 @@
   async function refreshThreads() {
     const r = await api("GET", "/threads");
     if (!r.ok) return;
+    // A refresh replaces the items: the one that had the keyboard's focus keeps it.
+    const focused = ui.threads.contains(document.activeElement)
+      ? document.activeElement.dataset.threadId : null;
     ui.threads.replaceChildren(...r.data.map(threadItem));
+    if (focused) ui.threads.querySelector(`button[data-thread-id="${CSS.escape(focused)}"]`)?.focus();
   }
 
   function threadItem(thread) {
