@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from goldpath.context import UserExecutionContext
 from goldpath.errors import ConfigurationError, ToolError
 from goldpath.tools._tool import Tool
 from goldpath.tools.mcp._session import Session
+
+logger = logging.getLogger("goldpath.tools.mcp")
 
 __all__ = ["Credentials", "MCPTools"]
 
@@ -192,8 +195,17 @@ class MCPTools:
             )
         except ToolError:
             raise
-        except Exception as exc:
-            raise ToolError(f"MCP server {self.name!r} failed the call: {exc}") from None
+        except Exception as exc:  # the transport's words (addresses, errors) are the operator's
+            logger.error(
+                "MCP server %r failed the call to %s: %s",
+                self.name,
+                tool,
+                exc,
+                extra=context.log_fields(),
+            )
+            raise ToolError(
+                f"MCP server {self.name!r} failed the call; the details are in the server's log"
+            ) from None
         finally:
             session.busy -= 1
         text = "\n".join(
