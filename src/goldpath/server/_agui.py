@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -24,10 +24,11 @@ from goldpath.errors import ConflictError, NotFoundError, SubscriptionClosedErro
 from goldpath.server._agui_mapping import RunMapping, interrupted, sse
 from goldpath.server._agui_replay import ResumedRun
 from goldpath.server._errors import ApiError
-from goldpath.server._http import User
+from goldpath.server._http import State, User
 from goldpath.server._runs import require_run_id
 from goldpath.server._schemas import ErrorBody
-from goldpath.server._state import AppState, app_state
+from goldpath.server._sse import SSE_HEADERS
+from goldpath.server._state import AppState
 from goldpath.stream import Subscription
 
 __all__ = ["RunAgentInput", "agui_id", "router"]
@@ -35,10 +36,6 @@ __all__ = ["RunAgentInput", "agui_id", "router"]
 logger = logging.getLogger("goldpath.server.agui")
 
 router = APIRouter(tags=["ag-ui"])
-
-State = Annotated[AppState, Depends(app_state)]
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class _Camel(BaseModel):

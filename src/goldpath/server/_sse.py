@@ -30,13 +30,14 @@ from goldpath.server._schemas import ErrorBody
 from goldpath.store import Store
 from goldpath.stream import Replay, Subscription, UserStream
 
-__all__ = ["KEEP_ALIVE_SECONDS", "SseStream", "router"]
+__all__ = ["KEEP_ALIVE_SECONDS", "SSE_HEADERS", "SseStream", "router"]
 
 logger = logging.getLogger("goldpath.server.sse")
 
 KEEP_ALIVE_SECONDS = 15.0
 """A comment line after this long without an event, so proxies keep the response open."""
-_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+"""Every SSE response's headers: no caching, and no buffering by a proxy in front."""
 
 router = APIRouter()
 
@@ -78,7 +79,7 @@ async def stream_events(
     return StreamingResponse(
         sse.frames(position, release=lambda: state.caps.disconnect(user_id)),
         media_type="text/event-stream",
-        headers=_HEADERS,
+        headers=SSE_HEADERS,
     )
 
 
