@@ -8,11 +8,17 @@ from types import MappingProxyType
 
 from goldpath.agents import AgentRegistry, builtin_agents
 from goldpath.context import UserExecutionContext
-from goldpath.engine import RunLimits, RunObserver, UserExecutionEngine, set_process_engines
+from goldpath.engine import (
+    RunLimits,
+    RunObserver,
+    UserExecutionEngine,
+    can_pause,
+    set_process_engines,
+)
 from goldpath.errors import ConfigurationError, TooManyRunsError
 from goldpath.events import EventSinks
 from goldpath.models import ChatModel, OfflineModel
-from goldpath.tools import BUILTIN_TOOLS, Tool, tool_table
+from goldpath.tools import BUILTIN_TOOLS, ApprovalPolicy, Tool, tool_table
 
 __all__ = [
     "ExecutionEngineFactory",
@@ -88,9 +94,11 @@ class ExecutionEngineFactory:
     __slots__ = (
         "_agent_models",
         "_agents",
+        "_approval_policy",
         "_limits",
         "_model",
         "_observer",
+        "_pausable",
         "_slots",
         "_streams",
         "_tools",
@@ -107,9 +115,12 @@ class ExecutionEngineFactory:
         limits: RunLimits | None = None,
         observer: RunObserver | None = None,
         slots: RunSlots | None = None,
+        approval_policy: ApprovalPolicy | None = None,
     ) -> None:
         """``observer`` watches every run (the server's metrics and traces); None: nothing.
-        ``slots`` counts the users' runs in flight (`InProcessRunSlots` by default)."""
+        ``slots`` counts the users' runs in flight (`InProcessRunSlots` by default).
+        ``approval_policy`` decides per call whether a person must approve it, beside the
+        tools that require approval themselves (docs/approvals.md)."""
         self._streams = streams
         self._model: ChatModel = model if model is not None else OfflineModel()
         self._agents = agents if agents is not None else builtin_agents()
@@ -119,6 +130,8 @@ class ExecutionEngineFactory:
         self._limits = limits if limits is not None else RunLimits()
         self._slots = slots if slots is not None else InProcessRunSlots()
         self._observer = observer
+        self._approval_policy = approval_policy
+        self._pausable = can_pause(self._tools, approval_policy)
 
     @property
     def limits(self) -> RunLimits:
@@ -151,6 +164,8 @@ class ExecutionEngineFactory:
             tools=self._tools,
             limits=self._limits,
             observer=self._observer,
+            approval_policy=self._approval_policy,
+            pausable=self._pausable,
         )
 
     def user_execution_engine(self, context: UserExecutionContext) -> UserEngineSlot:

@@ -1,4 +1,5 @@
-"""The six event types of PROTOCOL.md as immutable values, and the envelope that carries them.
+"""The event types of PROTOCOL.md (its six, and v2's two approval events) as immutable
+values, and the envelope that carries them.
 
 The ``type`` of each class is its wire name and never changes once published. Each event
 is encoded to JSON exactly once, when the user stream gives it its offset.
@@ -17,6 +18,9 @@ __all__ = [
     "AgentCompleted",
     "AgentStarted",
     "AgentThinking",
+    "ApprovalDecision",
+    "ApprovalRequested",
+    "ApprovalResolved",
     "Event",
     "EventData",
     "MessageDelta",
@@ -29,6 +33,8 @@ __all__ = [
 ]
 
 RunStatus: TypeAlias = Literal["ok", "error", "cancelled", "timeout"]
+
+ApprovalDecision: TypeAlias = Literal["approve", "reject"]
 
 # One encoder, built once: compact separators, non-JSON tool results shown as text, and
 # NaN/Infinity refused (they are not JSON: a browser's JSON.parse fails on the frame).
@@ -171,8 +177,46 @@ class AgentCompleted:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """The run waits for a person to approve the call ``call_id`` of ``tool`` with ``args``.
+
+    It stands for the call until it is answered: the call's ``tool_executing`` comes only
+    after its ``approval_resolved``, and only when it was approved.
+    """
+
+    type: ClassVar[str] = "approval_requested"
+    call_id: str
+    tool: str
+    args: Mapping[str, Any]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "tool": self.tool, "args": self.args}
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResolved:
+    """The call ``call_id`` was approved or rejected, ``by`` its user or by the time limit
+    (a call nobody answered in time is rejected, and its run ends with ``timeout``)."""
+
+    type: ClassVar[str] = "approval_resolved"
+    call_id: str
+    decision: ApprovalDecision
+    by: Literal["user", "timeout"]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "decision": self.decision, "by": self.by}
+
+
 EventData: TypeAlias = (
-    AgentStarted | AgentThinking | ToolExecuting | ToolCompleted | MessageDelta | AgentCompleted
+    AgentStarted
+    | AgentThinking
+    | ToolExecuting
+    | ToolCompleted
+    | MessageDelta
+    | AgentCompleted
+    | ApprovalRequested
+    | ApprovalResolved
 )
 
 
@@ -257,6 +301,10 @@ def _data_from_wire(kind: str, data: Mapping[str, Any]) -> EventData:
             input_tokens=usage["input_tokens"] if usage is not None else None,
             output_tokens=usage["output_tokens"] if usage is not None else None,
         )
+    if kind == "approval_requested":
+        return ApprovalRequested(call_id=data["call_id"], tool=data["tool"], args=data["args"])
+    if kind == "approval_resolved":
+        return ApprovalResolved(call_id=data["call_id"], decision=data["decision"], by=data["by"])
     raise ValueError(f"unknown event type {kind!r}")
 
 

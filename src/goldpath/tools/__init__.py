@@ -4,15 +4,29 @@ The tools of MCP servers live in `goldpath.tools.mcp`, which needs the ``mcp`` e
 imported only when used.
 """
 
+from goldpath.tools._approval import (
+    ApprovalAnswer,
+    ApprovalNeeded,
+    ApprovalPolicy,
+    ReplayError,
+    RunApprovals,
+    requiring_approval,
+)
 from goldpath.tools._builtins import BUILTIN_TOOLS, calculator, clock, evaluate_arithmetic
-from goldpath.tools._dispatcher import ToolDispatcher, ToolResult
+from goldpath.tools._dispatcher import ToolDispatcher
+from goldpath.tools._result import ToolResult
 from goldpath.tools._schema import ArgumentError
 from goldpath.tools._source import ToolSource, open_sources
 from goldpath.tools._tool import Tool, tool, tool_table
 
 __all__ = [
     "BUILTIN_TOOLS",
+    "ApprovalAnswer",
+    "ApprovalNeeded",
+    "ApprovalPolicy",
     "ArgumentError",
+    "ReplayError",
+    "RunApprovals",
     "Tool",
     "ToolDispatcher",
     "ToolResult",
@@ -21,6 +35,7 @@ __all__ = [
     "clock",
     "evaluate_arithmetic",
     "open_sources",
+    "requiring_approval",
     "tool",
     "tool_table",
 ]

@@ -36,6 +36,8 @@ class Tool:
     A tool made `from_schema` (an MCP server's) has no Python signature: its function is
     called with the context and the arguments as one mapping, and whoever runs it checks
     them against the schema.
+
+    ``requires_approval``: every call waits for a person to approve it (docs/approvals.md).
     """
 
     name: str
@@ -45,6 +47,7 @@ class Tool:
     takes_context: bool
     timeout: float | None
     _params: tuple[_Parameter, ...] | None
+    requires_approval: bool = False
     _spec: Mapping[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -60,6 +63,7 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         timeout: float | None = None,
+        requires_approval: bool = False,
     ) -> Tool:
         if not inspect.iscoroutinefunction(function):
             raise ToolDefinitionError(
@@ -113,6 +117,7 @@ class Tool:
             takes_context=takes_context,
             timeout=timeout,
             _params=tuple(checked),
+            requires_approval=requires_approval,
         )
 
     @classmethod
@@ -124,6 +129,7 @@ class Tool:
         parameters: Mapping[str, Any],
         function: Callable[[UserExecutionContext, dict[str, Any]], Awaitable[Any]],
         timeout: float | None = None,
+        requires_approval: bool = False,
     ) -> Tool:
         """A tool described by a JSON schema rather than a signature (an MCP server's)."""
         return cls(
@@ -134,6 +140,7 @@ class Tool:
             takes_context=True,
             timeout=timeout,
             _params=None,
+            requires_approval=requires_approval,
         )
 
     def spec(self) -> Mapping[str, Any]:
@@ -176,7 +183,11 @@ class Tool:
 def tool(function: ToolFunction, /) -> Tool: ...
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout: float | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    requires_approval: bool = False,
 ) -> Callable[[ToolFunction], Tool]: ...
 def tool(
     function: ToolFunction | None = None,
@@ -185,16 +196,24 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    requires_approval: bool = False,
 ) -> Tool | Callable[[ToolFunction], Tool]:
     """Make a `Tool` of an async function: ``@tool`` or ``@tool(name=..., timeout=...)``.
 
-    The description is the first paragraph of the docstring unless given.
+    The description is the first paragraph of the docstring unless given;
+    ``requires_approval=True`` makes every call wait for a person's approval.
     """
     if function is not None:
         return Tool.from_function(function)
 
     def decorate(fn: ToolFunction) -> Tool:
-        return Tool.from_function(fn, name=name, description=description, timeout=timeout)
+        return Tool.from_function(
+            fn,
+            name=name,
+            description=description,
+            timeout=timeout,
+            requires_approval=requires_approval,
+        )
 
     return decorate
 
