@@ -23,6 +23,7 @@ def test_public_names_are_pinned() -> None:
     assert goldpath.store.__all__ == [
         "DEFAULT_TITLE",
         "MessageRecord",
+        "PausedRunRecord",
         "Role",
         "RunEventBatch",
         "RunEventRecord",

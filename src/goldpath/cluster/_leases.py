@@ -54,10 +54,20 @@ class LeaseKeeper:
 
     ``local_runs`` gives the ids of the runs in flight here; ``on_lost`` is told of one the
     store says is no longer this node's (a sweep ended it while this node could not renew:
-    the node stops it, and writes no second end).
+    the node stops it, and writes no second end). ``on_sweep`` is more upkeep every sweep
+    (the server ends the runs nobody approved in time).
     """
 
-    __slots__ = ("_cluster", "_hub", "_lease", "_local_runs", "_on_lost", "_store", "_tasks")
+    __slots__ = (
+        "_cluster",
+        "_hub",
+        "_lease",
+        "_local_runs",
+        "_on_lost",
+        "_on_sweep",
+        "_store",
+        "_tasks",
+    )
 
     def __init__(
         self,
@@ -68,6 +78,7 @@ class LeaseKeeper:
         *,
         local_runs: Callable[[], Collection[str]],
         on_lost: Callable[[str], None],
+        on_sweep: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._store = store
         self._hub = hub
@@ -75,6 +86,7 @@ class LeaseKeeper:
         self._lease = lease
         self._local_runs = local_runs
         self._on_lost = on_lost
+        self._on_sweep = on_sweep
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, *, sole_node: bool) -> None:
@@ -112,6 +124,8 @@ class LeaseKeeper:
                 await write_end(self._hub, run, "error", INTERRUPTED)
             except GoldpathError as exc:  # stored as ended; the stream's repair resyncs
                 logger.error("could not write the end of run %s: %s", run.run_id, exc)
+        if self._on_sweep is not None:
+            await self._on_sweep()
         return len(ended)
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:

@@ -25,7 +25,7 @@ from goldpath.server._agui_mapping import RunMapping, interrupted, sse
 from goldpath.server._agui_replay import ResumedRun
 from goldpath.server._errors import ApiError
 from goldpath.server._http import State, User
-from goldpath.server._runs import require_run_id
+from goldpath.server._run_rules import require_run_id
 from goldpath.server._schemas import ErrorBody
 from goldpath.server._sse import SSE_HEADERS
 from goldpath.server._state import AppState

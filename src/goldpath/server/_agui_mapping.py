@@ -162,7 +162,7 @@ class RunMapping:
                     "role": "tool",
                 },
             )
-        else:
+        elif isinstance(data, AgentCompleted):
             self._end(out, stamp, data)
         return out
 

@@ -105,6 +105,7 @@ def terminal_of(run: RunRecord, epoch: str) -> SourcedEvent:
     """The run's ``agent_completed`` as its stored record tells it, for a finished run whose
     own event is not known (not stored yet, or never sent by a process that died)."""
     assert run.status != "running"
+    assert run.status != "waiting"
     completed = AgentCompleted(
         status=run.status,
         duration_ms=0.0,

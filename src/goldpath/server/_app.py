@@ -44,7 +44,15 @@ from goldpath.server._state import AppState
 from goldpath.server.ws import router as ws_router
 from goldpath.store import RunLease, Store
 from goldpath.stream import InMemoryStreamHub, StreamHub
-from goldpath.tools import BUILTIN_TOOLS, Tool, ToolSource, open_sources, tool_table
+from goldpath.tools import (
+    BUILTIN_TOOLS,
+    ApprovalPolicy,
+    Tool,
+    ToolSource,
+    open_sources,
+    requiring_approval,
+    tool_table,
+)
 
 __all__ = ["STATIC_DIR", "create_app", "make_cluster", "make_hub", "password_hashing"]
 
@@ -187,6 +195,7 @@ def create_app(
     agents: AgentRegistry | Iterable[type[Agent]] | None = None,
     tools: Iterable[Tool | ToolSource] | None = None,
     model: ChatModel | None = None,
+    approval_policy: ApprovalPolicy | None = None,
 ) -> FastAPI:
     """The goldpath server, running your agents with your tools.
 
@@ -194,7 +203,9 @@ def create_app(
     ``supervisor``); the first is the one a chat runs when it names none. ``tools`` replaces
     the built-in tools (add `BUILTIN_TOOLS` to keep them); a `ToolSource` in it, such as
     `goldpath.tools.mcp.MCPTools`, gives its tools at start-up. ``model`` overrides
-    ``GOLDPATH_MODEL`` (tests pass a scripted one).
+    ``GOLDPATH_MODEL`` (tests pass a scripted one). ``approval_policy`` decides per call
+    whether a person must approve it (docs/approvals.md), beside the tools declared
+    ``requires_approval`` and those ``GOLDPATH_APPROVAL_TOOLS`` names.
 
     Settings are read here, once: the data directory, the secret key and the database URL
     are resolved before the app is returned, and the agents and tools are checked (a
@@ -239,14 +250,18 @@ def create_app(
                 model=chosen,
                 models=models,
                 agents=registry,
-                tools=(*tool_list, *await open_sources(sources, stack)),
+                tools=requiring_approval(
+                    (*tool_list, *await open_sources(sources, stack)), settings.approval_tools
+                ),
                 limits=RunLimits(
                     max_runs_per_user=settings.max_runs_per_user,
                     run_timeout=settings.run_timeout,
                     max_tool_calls=settings.max_tool_calls,
+                    approval_timeout=settings.approval_timeout,
                 ),
                 observer=run_observer(metrics, tracing),
                 slots=cluster.slots,
+                approval_policy=approval_policy,
             )
             configure_execution_engine_factory(factory)
             stack.callback(configure_execution_engine_factory, None)
@@ -261,7 +276,13 @@ def create_app(
                 messages=cluster.window("messages", settings.messages_per_minute, 60.0),
             )
             keeper = LeaseKeeper(
-                store, hub, cluster, lease, local_runs=runs.run_ids, on_lost=runs.cancel_here
+                store,
+                hub,
+                cluster,
+                lease,
+                local_runs=runs.run_ids,
+                on_lost=runs.cancel_here,
+                on_sweep=runs.end_expired_approvals,
             )
             stack.push_async_callback(keeper.close)  # after the runs below have ended
             stack.push_async_callback(runs.shutdown)

@@ -24,7 +24,11 @@ from goldpath.errors import (
 from goldpath.server._auth import LoginLimitedError, RegistrationLimitedError
 from goldpath.server._caps import ThreadLimitedError
 from goldpath.server._metrics import metrics_of
-from goldpath.server._runs import MessageNotTextError, MessageTooLargeError, RateLimitedError
+from goldpath.server._run_rules import (
+    MessageNotTextError,
+    MessageTooLargeError,
+    RateLimitedError,
+)
 
 __all__ = [
     "ERROR_CODES",

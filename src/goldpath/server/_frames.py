@@ -7,9 +7,12 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from goldpath.server._schemas import ApprovalFields
 from goldpath.server._text import Text, is_text
 
 __all__ = [
+    "AnyFrame",
+    "ApproveFrame",
     "AuthFrame",
     "CancelFrame",
     "ChatFrame",
@@ -53,6 +56,15 @@ class CancelFrame(_Frame):
     run_id: Text = Field(min_length=1)
 
 
+class ApproveFrame(ApprovalFields):
+    """v2: a person's answer to a call the run ``run_id`` waits on (docs/approvals.md)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    type: Literal["approve"]
+    run_id: Text = Field(min_length=1)
+    call_id: Text = Field(min_length=1)
+
+
 class ResumeFrame(_Frame):
     type: Literal["resume"]
     epoch: Text
@@ -63,11 +75,10 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame: TypeAlias = Annotated[
-    AuthFrame | ChatFrame | CancelFrame | ResumeFrame | PingFrame, Field(discriminator="type")
-]
+AnyFrame: TypeAlias = AuthFrame | ChatFrame | CancelFrame | ApproveFrame | ResumeFrame | PingFrame
+ClientFrame: TypeAlias = Annotated[AnyFrame, Field(discriminator="type")]
 _FRAME = TypeAdapter[ClientFrame](ClientFrame)
-_TYPES = ("auth", "chat", "cancel", "resume", "ping")
+_TYPES = ("auth", "chat", "cancel", "approve", "resume", "ping")
 
 
 class FrameError(ValueError):
@@ -78,7 +89,7 @@ class FrameError(ValueError):
         self.ref = ref
 
 
-def parse_frame(text: str) -> AuthFrame | ChatFrame | CancelFrame | ResumeFrame | PingFrame:
+def parse_frame(text: str) -> AnyFrame:
     """The frame in ``text``, or `FrameError` saying what is wrong with it.
 
     Nesting too deep for the parser is not valid JSON here; a ``client_msg_id`` is echoed as

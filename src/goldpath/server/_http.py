@@ -24,8 +24,9 @@ from goldpath.server._paging import (
     read_thread_cursor,
     thread_cursor,
 )
-from goldpath.server._runs import require_run_id, require_thread_id
+from goldpath.server._run_rules import require_run_id, require_thread_id
 from goldpath.server._schemas import (
+    ApprovalBody,
     ErrorBody,
     HealthOut,
     LoginBody,
@@ -351,6 +352,28 @@ async def cancel_run(run_id: str, user: User, state: State) -> JSONResponse:
     await state.runs.cancel(user, run_id)
     record = await state.store.get_run(user, run_id)
     return JSONResponse({"run_id": run_id, "thread_id": record.thread_id}, status_code=202)
+
+
+@router.post(
+    "/runs/{run_id}/approvals/{call_id}",
+    status_code=202,
+    responses=_errors(401, 404, 409, 422, 429),
+    tags=["runs"],
+)
+async def answer_approval(
+    run_id: str, call_id: str, body: ApprovalBody, request: Request, user: User, state: State
+) -> Response:
+    """Approve or reject the call the run waits on; the run goes on (``approval_resolved``
+    in the stream). 409 when the run is not waiting for that call (answered already)."""
+    await state.runs.answer(
+        user,
+        run_id,
+        call_id,
+        body.answer(),
+        request_id=getattr(request.state, "request_id", None),
+        audit={"source": "http", "address": request.client.host if request.client else None},
+    )
+    return Response(status_code=202)
 
 
 @router.get(

@@ -34,6 +34,9 @@ __all__ = ["EventRecorder", "RecordedStreams"]
 
 logger = logging.getLogger("goldpath.server.recorder")
 
+_LAST_EVENTS = frozenset({"agent_completed", "approval_requested"})
+"""The events a run sends after its status was stored: each is the run's last here."""
+
 BATCH_EVENTS = 256
 BATCH_SECONDS = 2.0
 WRITE_DELAY = 1.0
@@ -85,9 +88,10 @@ class EventRecorder:
         self._lock = asyncio.Lock()  # one write at a time, so a run's batches land in order
         self._writing: frozenset[str] = frozenset()  # the runs of the write under way
 
-    def start(self, user_id: str, run_id: str) -> None:
-        """Record the events of ``run_id`` (stored already, so its events can be)."""
-        self._runs[run_id] = _Recording(user_id)
+    def start(self, user_id: str, run_id: str, *, seq: int = 0) -> None:
+        """Record the events of ``run_id`` (stored already, so its events can be); a run
+        continued after a pause gives the ``seq`` of its last stored event."""
+        self._runs[run_id] = _Recording(user_id, seq)
 
     def record(self, event: Event) -> None:
         """Keep one sent event of a recorded run; never suspends."""
@@ -96,8 +100,8 @@ class EventRecorder:
             return  # not a run of this server's (a legacy engine's, say)
         run.seq += 1
         stored = RunEventRecord(run.seq, event.epoch, event.offset, event.json)
-        if run.ending:  # agent_completed, sent after the run's status was stored
-            if event.type == "agent_completed":
+        if run.ending:  # agent_completed (or approval_requested), sent after the status
+            if event.type in _LAST_EVENTS:
                 del self._runs[event.run_id]
             self._queue(RunEventBatch(run.user_id, event.run_id, [stored]))
             return
@@ -128,6 +132,14 @@ class EventRecorder:
         taken += run.events
         run.events = []
         return taken
+
+    async def pausing(self, run_id: str) -> tuple[list[RunEventRecord], int]:
+        """As `take`, for a run about to wait for approval: its events not stored yet, and
+        the seq of the first event it stores once continued (``approval_requested``, sent
+        after the pause is stored, takes the one before)."""
+        events = await self.take(run_id)
+        run = self._runs.get(run_id)
+        return events, (run.seq if run is not None else 0) + 2
 
     def end(self, run_id: str) -> None:
         """The run's task is over: queue whatever it left (a run that never finished)."""

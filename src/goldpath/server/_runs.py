@@ -11,81 +11,32 @@ import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from goldpath.cluster import Cluster, RateWindow
-from goldpath.context import UserExecutionContext, is_real_id, new_id
-from goldpath.engine import RunOutcome, UserExecutionEngine
-from goldpath.errors import (
-    ConflictError,
-    GoldpathError,
-    LimitExceededError,
-    NotFoundError,
-    UnknownAgentError,
-)
+from goldpath.context import UserExecutionContext, new_id
+from goldpath.engine import PausedRun, RunOutcome, UserExecutionEngine
+from goldpath.errors import ConflictError, NotFoundError, UnknownAgentError
 from goldpath.factory import ExecutionEngineFactory
 from goldpath.models import Message
 from goldpath.server._recorder import EventRecorder
+from goldpath.server._run_rules import (
+    MessageNotTextError,
+    MessageTooLargeError,
+    RateLimitedError,
+    require_run_id,
+    require_thread_id,
+)
 from goldpath.server._text import is_text
-from goldpath.store import RunLease, Store
+from goldpath.store import PausedRunRecord, RunLease, RunRecord, Store
+from goldpath.tools import ApprovalAnswer
 
-__all__ = [
-    "AcceptedRun",
-    "MessageNotTextError",
-    "MessageTooLargeError",
-    "RateLimitedError",
-    "RunService",
-    "require_run_id",
-    "require_thread_id",
-]
+__all__ = ["AcceptedRun", "RunService"]
 
 logger = logging.getLogger("goldpath.server.runs")
 
 HISTORY_MESSAGES = 100
 """How many earlier messages of the thread a run is given, newest kept."""
-
-
-def require_thread_id(thread_id: str) -> None:
-    """`NotFoundError`, the body of a missing thread, for an id no thread can have
-    (empty, whitespace, ``null``, ``undefined``, ...): checked before anything is stored."""
-    if not is_real_id(thread_id):
-        raise NotFoundError(f"thread {thread_id!r} not found; check the thread id")
-
-
-def require_run_id(run_id: str) -> None:
-    """`NotFoundError`, the body of a missing run, for an id no run can have."""
-    if not is_real_id(run_id):
-        raise NotFoundError(f"run {run_id!r} not found; check the run id")
-
-
-class MessageNotTextError(GoldpathError, ValueError):
-    """A chat message holds a NUL character or a lone surrogate, which no store can keep."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "the message must be text: no NUL characters (\\u0000) and no lone "
-            "surrogates (such as \\udfff)"
-        )
-
-
-class MessageTooLargeError(LimitExceededError):
-    """A chat message is longer than the configured limit."""
-
-    def __init__(self, length: int, limit: int) -> None:
-        super().__init__(
-            f"the message has {length} characters, more than the {limit} allowed; "
-            "send a shorter message"
-        )
-
-
-class RateLimitedError(LimitExceededError):
-    """The user sent more chat messages than allowed in the last minute."""
-
-    def __init__(self, limit: int, retry_after: int) -> None:
-        super().__init__(
-            f"more than {limit} chat messages in a minute; wait {retry_after} s and send again"
-        )
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +190,11 @@ class RunService:
         try:
             async with stack:
                 outcome = await engine.run(
-                    agent, message, history=history, on_complete=partial(self._finish, run, context)
+                    agent,
+                    message,
+                    history=history,
+                    on_complete=partial(self._finish, run, context),
+                    on_pause=partial(self._pause, run, context),
                 )
             logger.info("run finished", extra={**context.log_fields(), "status": outcome.status})
         except asyncio.CancelledError:
@@ -248,12 +203,19 @@ class RunService:
         except Exception:
             logger.exception("run failed outside the engine", extra=context.log_fields())
         finally:
-            self._runs.pop(context.run_id, None)
-            self._recorder.end(context.run_id)
+            self._forget(run, context.run_id)
+
+    def _forget(self, run: _Run, run_id: str) -> None:
+        """The run's task is over. A run that paused may be continued here already, by a
+        new task: that one's entry and recording stay."""
+        if self._runs.get(run_id) is run:
+            del self._runs[run_id]
+            self._recorder.end(run_id)
 
     async def _finish(self, run: _Run, context: UserExecutionContext, outcome: RunOutcome) -> None:
         # From here on the run cannot be cancelled: its result is being stored.
         run.finishing = True
+        assert outcome.status != "waiting"  # a paused run is stored by _pause
         usage = outcome.usage
         # The run's events not stored yet go with its status and answer; agent_completed,
         # sent after this, is stored just after it is sent (docs/server.md).
@@ -269,6 +231,114 @@ class RunService:
             events=events,
         )
 
+    async def _pause(self, run: _Run, context: UserExecutionContext, paused: PausedRun) -> None:
+        # From here on the run cannot be cancelled here: it is being stored as waiting, and
+        # a cancel then finds it waiting in the store.
+        run.finishing = True
+        events, next_seq = await self._recorder.pausing(context.run_id)
+        await self._store.pause_run(
+            context.user_id,
+            context.run_id,
+            call_id=paused.call_id,
+            state=paused.to_json(),
+            waits_for=self._factory.limits.approval_timeout,
+            next_event_seq=next_seq,
+            events=events,
+        )
+
+    async def answer(
+        self,
+        user_id: str,
+        run_id: str,
+        call_id: str,
+        answer: ApprovalAnswer,
+        *,
+        request_id: str | None = None,
+        audit: dict[str, Any] | None = None,
+    ) -> None:
+        """Continue the user's run waiting for approval of ``call_id`` with ``answer``, as
+        a task of this node (whichever node ran it before).
+
+        `NotFoundError` for an unknown run or someone else's; `ConflictError` when the run
+        is not waiting for that call (answered already, here or on another node: the store
+        decides which answer continues the run); `TooManyRunsError` when the user's runs in
+        flight are at the limit (the answer can be sent again).
+        """
+        require_run_id(run_id)
+        if not is_text(call_id):
+            raise NotFoundError(f"call {call_id!r} not found; check the call id")
+        record = await self._store.get_run(user_id, run_id)
+        if record.status != "waiting":
+            raise ConflictError(
+                f"run {run_id!r} is not waiting for approval (its status is "
+                f"{record.status!r}); there is nothing to answer"
+            )
+        context = _context_of(record, request_id, audit)
+        stack = AsyncExitStack()
+        engine = await stack.enter_async_context(self._factory.user_execution_engine(context))
+        try:
+            taken = await self._store.continue_paused_run(user_id, run_id, call_id, self._lease)
+            paused = PausedRun.from_json(taken.state)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._recorder.start(user_id, run_id, seq=taken.next_event_seq - 1)
+        run = self._runs[run_id] = _Run(user_id, record.thread_id)
+        run.task = asyncio.create_task(
+            self._continue(run, stack, engine, paused, answer), name=f"goldpath {run_id}"
+        )
+        logger.info("run continued", extra={**context.log_fields(), "decision": answer.decision})
+
+    async def _continue(
+        self,
+        run: _Run,
+        stack: AsyncExitStack,
+        engine: UserExecutionEngine,
+        paused: PausedRun,
+        answer: ApprovalAnswer,
+    ) -> None:
+        run.started = True
+        context = engine.context
+        try:
+            async with stack:
+                outcome = await engine.resume(
+                    paused,
+                    answer,
+                    on_complete=partial(self._finish, run, context),
+                    on_pause=partial(self._pause, run, context),
+                )
+            logger.info("run finished", extra={**context.log_fields(), "status": outcome.status})
+        except asyncio.CancelledError:
+            logger.info("run cancelled", extra=context.log_fields())
+        except Exception:
+            logger.exception("run failed outside the engine", extra=context.log_fields())
+        finally:
+            self._forget(run, context.run_id)
+
+    async def _end_paused(
+        self, taken: PausedRunRecord, status: Literal["timeout", "cancelled"]
+    ) -> None:
+        """End a waiting run this node took back from the store, without continuing it."""
+        context = _context_of(taken.run, None, None)
+        run = _Run(taken.run.owner_id, taken.run.thread_id, started=True)
+        self._recorder.start(context.user_id, context.run_id, seq=taken.next_event_seq - 1)
+        try:
+            await self._factory.create_for_user(context).end_paused(
+                PausedRun.from_json(taken.state),
+                status,
+                on_complete=partial(self._finish, run, context),
+            )
+        finally:
+            self._recorder.end(context.run_id)
+
+    async def end_expired_approvals(self) -> int:
+        """End with status ``timeout`` every waiting run nobody answered in time; returns
+        how many this node ended (the store gives each to one node)."""
+        taken = await self._store.take_expired_approvals(self._lease)
+        for paused in taken:
+            await self._end_paused(paused, "timeout")
+        return len(taken)
+
     async def cancel(self, user_id: str, run_id: str) -> None:
         """Cancel a run of ``user_id``, on whichever node it runs.
 
@@ -280,6 +350,10 @@ class RunService:
         run = self._runs.get(run_id)
         if run is None or run.user_id != user_id:
             record = await self._store.get_run(user_id, run_id)
+            if record.status == "waiting":
+                taken = await self._store.continue_paused_run(user_id, run_id, None, self._lease)
+                await self._end_paused(taken, "cancelled")
+                return
             if record.status != "running":
                 raise _finished(run_id, record.status)
             if record.node_id is not None and record.node_id != self._cluster.node_id:
@@ -330,6 +404,20 @@ class RunService:
                 run.task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _context_of(
+    run: RunRecord, request_id: str | None, audit: dict[str, Any] | None
+) -> UserExecutionContext:
+    """The context of a stored run continued (or ended) by a new request."""
+    return UserExecutionContext(
+        user_id=run.owner_id,
+        thread_id=run.thread_id,
+        run_id=run.run_id,
+        request_id=request_id or new_id("req"),
+        agent_context={"agent": run.agent},
+        audit_metadata=audit or {},
+    )
 
 
 def _finished(run_id: str, status: str) -> ConflictError:

@@ -8,10 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldpath.events import utc_timestamp
-from goldpath.server._text import Text
+from goldpath.server._text import JsonObject, Text
 from goldpath.store import MessageRecord, RunRecord, ThreadRecord
+from goldpath.tools import ApprovalAnswer
 
 __all__ = [
+    "ApprovalBody",
+    "ApprovalFields",
     "ErrorBody",
     "HealthOut",
     "LoginBody",
@@ -108,6 +111,26 @@ class RunBody(_Body):
     )
 
 
+class ApprovalFields(BaseModel):
+    """A person's answer to a call waiting for approval: the HTTP body and the ``approve``
+    frame carry the same fields."""
+
+    decision: Literal["approve", "reject"]
+    args: JsonObject | None = Field(
+        default=None, description="approve only: the arguments the tool runs with instead"
+    )
+    reason: Text | None = Field(
+        default=None, max_length=2000, description="reject only: told to the model"
+    )
+
+    def answer(self) -> ApprovalAnswer:
+        return ApprovalAnswer(self.decision, self.args, self.reason)
+
+
+class ApprovalBody(ApprovalFields):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
 class RunAcceptedOut(BaseModel):
     run_id: str
     thread_id: str
@@ -126,7 +149,7 @@ class RunOut(BaseModel):
     run_id: str
     thread_id: str
     agent: str
-    status: Literal["running", "ok", "error", "cancelled", "timeout"]
+    status: Literal["running", "waiting", "ok", "error", "cancelled", "timeout"]
     created_at: str
     finished_at: str | None = Field(description="null while the run is running")
     result: RunResult | None = Field(default=None, description="omitted when there is no answer")

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="goldpath:", min_length=1)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approval_tools: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Tools every call of which waits for a person's approval, beside those declared
+    ``@tool(requires_approval=True)`` (docs/approvals.md)."""
 
     model: str = "offline"
     offline_delay_ms: int = Field(default=0, ge=0, le=10_000)
@@ -60,6 +63,8 @@ class Settings(BaseSettings):
     max_runs_per_user: int = Field(default=4, gt=0)
     run_timeout: float = Field(default=120.0, gt=0)
     max_tool_calls: int = Field(default=32, gt=0)
+    approval_timeout: float = Field(default=24 * 3600.0, gt=0)
+    """Seconds a call may wait for approval; then its run ends with status ``timeout``."""
     history_events: int = Field(default=1000, gt=0)
     history_seconds: float = Field(default=600.0, gt=0)
     lease_seconds: float = Field(default=10.0, ge=0.3)
@@ -88,11 +93,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line, for a log collector (docs/observability.md)."""
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", "approval_tools", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
-        """``GOLDPATH_ALLOWED_ORIGINS`` and ``GOLDPATH_TRUSTED_PROXIES`` are comma-separated
-        (a JSON list works too)."""
+        """``GOLDPATH_ALLOWED_ORIGINS``, ``GOLDPATH_TRUSTED_PROXIES`` and
+        ``GOLDPATH_APPROVAL_TOOLS`` are comma-separated (a JSON list works too)."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):

@@ -8,11 +8,11 @@ on every store backend.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-__all__ = ["Text", "check_text", "is_text"]
+__all__ = ["JsonObject", "Text", "check_text", "is_text"]
 
 
 def is_text(value: str) -> bool:
@@ -37,3 +37,21 @@ def check_text(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(check_text)]
 """A string field of a client's body or frame: `check_text` applies."""
+
+
+def _check_nested(value: Any) -> Any:
+    """``value`` itself, or `ValueError` when a key or string anywhere in it is not text."""
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            _check_nested(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_nested(item)
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_check_nested)]
+"""A JSON object a client sends (a tool call's edited arguments): every string in it text."""

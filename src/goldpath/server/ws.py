@@ -21,7 +21,8 @@ from goldpath.errors import SubscriptionClosedError
 from goldpath.events import Event
 from goldpath.server._errors import ErrorCode, classify
 from goldpath.server._frames import (
-    AuthFrame,
+    AnyFrame,
+    ApproveFrame,
     CancelFrame,
     ChatFrame,
     FrameError,
@@ -356,15 +357,21 @@ class Connection:
         await self._flush()
         self._pump = asyncio.create_task(self._pump_events())
 
-    async def _handle(
-        self, frame: AuthFrame | ChatFrame | CancelFrame | ResumeFrame | PingFrame
-    ) -> None:
+    async def _handle(self, frame: AnyFrame) -> None:
         if isinstance(frame, PingFrame):
             await self._reply({"type": "pong"})
         elif isinstance(frame, ChatFrame):
             await self._chat(frame)
         elif isinstance(frame, CancelFrame):
             await self._state.runs.cancel(self._user_id, frame.run_id)
+        elif isinstance(frame, ApproveFrame):  # accepted: no reply; approval_resolved follows
+            await self._state.runs.answer(
+                self._user_id,
+                frame.run_id,
+                frame.call_id,
+                frame.answer(),
+                audit={"source": "ws", "connection_id": self.id},
+            )
         elif isinstance(frame, ResumeFrame):
             await self._error(
                 "bad_request",

@@ -3,6 +3,7 @@
 See docs/store.md for the schema, the ids and how to add a migration.
 """
 
+from ._pauses import PausedRunRecord
 from ._records import (
     MessageRecord,
     Role,
@@ -19,6 +20,7 @@ from ._store import DEFAULT_TITLE, Store
 __all__ = [
     "DEFAULT_TITLE",
     "MessageRecord",
+    "PausedRunRecord",
     "Role",
     "RunEventBatch",
     "RunEventRecord",

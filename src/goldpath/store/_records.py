@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 Role = Literal["user", "assistant"]
-RunState = Literal["running", "ok", "error", "cancelled", "timeout"]
+RunState = Literal["running", "waiting", "ok", "error", "cancelled", "timeout"]
 
 ROLES: frozenset[str] = frozenset({"user", "assistant"})
 FINAL_STATUSES: frozenset[str] = frozenset({"ok", "error", "cancelled", "timeout"})

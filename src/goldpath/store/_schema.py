@@ -147,10 +147,20 @@ runs = Table(
     # The node running the run and until when its lease holds (migration 0006).
     Column("node_id", String(ID_LENGTH), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
-    CheckConstraint("status IN ('running', 'ok', 'error', 'cancelled', 'timeout')", name="status"),
+    # A run waiting for approval (migration 0007): the call it waits on, what continues it
+    # (`goldpath.engine.PausedRun` as JSON), when nobody answering ends it, and the seq its
+    # next stored event takes.
+    Column("pending_call_id", Text, nullable=True),
+    Column("paused_state", Text, nullable=True),
+    Column("approval_deadline", UTCDateTime, nullable=True),
+    Column("next_event_seq", Integer, nullable=True),
+    CheckConstraint(
+        "status IN ('running', 'waiting', 'ok', 'error', 'cancelled', 'timeout')", name="status"
+    ),
     Index(None, "status"),
     Index(None, "thread_id"),
     Index(None, "node_id"),
+    Index(None, "approval_deadline"),
 )
 
 # One row per batch of a run's events of one stream epoch: a run's events are written a

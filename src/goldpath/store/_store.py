@@ -25,6 +25,7 @@ from ._database import SQLITE_READERS, AsyncDatabase, Database, ThreadedSQLite
 from ._engine import Backend, create_postgresql_engine, create_sqlite_engine, normalise_url
 from ._leases import RunLeaseMethods
 from ._migrate import require_current_schema, upgrade_to_head
+from ._pauses import RunPauseMethods
 from ._queries import (
     FINISH_RUN,
     INSERT_RUN,
@@ -78,7 +79,7 @@ def title_from_message(message: str) -> str | None:
     return words[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-class Store(AccountMethods, ThreadEditMethods, RunEventMethods, RunLeaseMethods):
+class Store(AccountMethods, ThreadEditMethods, RunEventMethods, RunLeaseMethods, RunPauseMethods):
     """Owner-scoped persistence on SQLite (sqlite3, in threads) or PostgreSQL (asyncpg)."""
 
     backend: Backend
@@ -400,6 +401,8 @@ class Store(AccountMethods, ThreadEditMethods, RunEventMethods, RunLeaseMethods)
             "error": error,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
+            "pending_call_id": None,
+            "paused_state": None,
         }
 
         def finish(conn: Connection) -> RunRecord:
