@@ -98,9 +98,13 @@ class PrometheusMetrics(Metrics):
             multiprocess_mode="livesum",
         )
         self.runs = Counter(
-            "goldpath_runs", "Runs ended, by final status", ["status"], registry=registry
+            "goldpath_runs",
+            "Runs ended, by final status; waiting: paused for approval (its continuation "
+            "counts again when it ends)",
+            ["status"],
+            registry=registry,
         )
-        for status in ("ok", "error", "timeout", "cancelled"):
+        for status in ("ok", "error", "timeout", "cancelled", "waiting"):
             self.runs.labels(status)
         self.duration = Histogram(
             "goldpath_run_duration_seconds",

@@ -170,7 +170,7 @@ class _RunTrace:
             span.set_attribute(
                 "gen_ai.output.messages", _messages_json([("assistant", outcome.text)])
             )
-        if outcome.status not in ("ok", "cancelled"):
+        if outcome.status not in ("ok", "cancelled", "waiting"):
             span.set_status(Status(StatusCode.ERROR, outcome.error or outcome.status))
         for tool in self._tools.values():  # calls the run's end cut short
             tool.end()
