@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import textwrap
 from pathlib import Path
 
@@ -362,3 +363,16 @@ def test_directories_above_path_do_not_classify_files(tmp_path: Path) -> None:
     assert finding.in_tests is False
     write(project, "tests/test_state.py", "from goldpath.compat import Agent\n")
     assert [f.in_tests for f in check_tree(project / "tests").findings] == [True]
+
+
+def test_the_collector_is_left_as_it_was_found(tmp_path: Path) -> None:
+    write(tmp_path, "a.py", "from goldpath.compat import Agent\n")
+    assert gc.isenabled()
+    check_tree(tmp_path, jobs=1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check_tree(tmp_path, jobs=1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -46,13 +46,14 @@ def discover(path: Path, rules: Rules) -> list[SourceFile]:
     """Every .py file under `path` that the rules do not exclude, sorted for stable output."""
     root_of(path)
     files = [path] if path.is_file() else sorted(_walk(path))
+    is_dir = path.is_dir()
     found = []
     for file in files:
-        rel = file.relative_to(path).as_posix() if path.is_dir() else file.name
+        rel = file.relative_to(path).as_posix() if is_dir else file.name
         if _excluded(file, rel, rules):
             continue
-        display = str(path / rel) if path.is_dir() else str(path)
-        logical = PurePath(path.name or ".") / rel if path.is_dir() else PurePath(path.name)
+        display = str(path / rel) if is_dir else str(path)
+        logical = PurePath(path.name or ".") / rel if is_dir else PurePath(path.name)
         found.append(SourceFile(file, display, logical, is_test_path(logical)))
     return found
 

@@ -9,7 +9,7 @@ from goldpath.ssot._files import SourceFile, decode
 from goldpath.ssot._findings import Finding
 from goldpath.ssot._requests import reads_client_data
 from goldpath.ssot._shapes import duplicate_role
-from goldpath.ssot._walk import Scan, calls, statements
+from goldpath.ssot._walk import Scan, calls, class_defs, class_lines, statements
 
 MUTABLE_CALLS = frozenset(
     {
@@ -46,6 +46,11 @@ def scan_file(file: SourceFile, scan: Scan) -> list[Finding]:
         return [_parse_error(file, 1, 0, str(exc))]
     scanner = _Scanner(file, scan)
     want_calls = scan.wants_calls(text)
+    if not scan.needs_imports(text, want_calls):
+        for node in class_defs(tree.body, class_lines(text)):
+            scanner.check_class(node)
+        scanner.finish(tree)
+        return scanner.findings
     for stmt, classes in statements(tree.body):
         if isinstance(stmt, ast.Import):
             scanner.check_import(stmt)

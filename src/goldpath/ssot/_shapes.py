@@ -17,8 +17,10 @@ parameters. The canonical classes themselves and classes that subclass a canonic
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
+from fnmatch import translate
+from functools import lru_cache
 
 from goldpath.ssot._rules import Role, Rules
 
@@ -36,17 +38,31 @@ FACTORY_METHODS = frozenset({"create_for_user", "create_engine", "create_user_en
 
 def duplicate_role(node: ast.ClassDef, rules: Rules) -> tuple[Role, str] | None:
     """The role `node` duplicates and why ("name" or "shape"), or None."""
-    canonical = {role.canonical_name for role in rules.roles}
+    canonical, name_patterns = _by_name(rules.roles)
     if node.name in canonical or _base_names(node) & canonical:
         return None
-    for role in rules.roles:
-        if any(fnmatchcase(node.name, pattern) for pattern in role.class_patterns):
+    for role, pattern in name_patterns:
+        if pattern.match(node.name):
             return role, "name"
     shape = class_shape(node)
     for role in rules.roles:
         if shape and role.shape == shape:
             return role, "shape"
     return None
+
+
+@lru_cache(maxsize=8)
+def _by_name(
+    roles: tuple[Role, ...],
+) -> tuple[frozenset[str], tuple[tuple[Role, re.Pattern[str]], ...]]:
+    """The canonical class names, and per role one regex for all its class patterns:
+    `fnmatchcase`'s own translations joined, compiled once per rule set, not per class."""
+    canonical = frozenset(role.canonical_name for role in roles)
+    patterns = tuple(
+        (role, re.compile("|".join(translate(p) for p in role.class_patterns) or "(?!)"))
+        for role in roles
+    )
+    return canonical, patterns
 
 
 def class_shape(node: ast.ClassDef) -> str:
