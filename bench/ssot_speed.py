@@ -6,7 +6,7 @@ in diff mode, and the baseline (parse + a trivial transformer + `.code` over eve
 Each is repeated and the median reported. With --update-docs the results replace the
 "ssot" section of docs/benchmarks.md.
 
-    /work/venv/bin/python bench/ssot_speed.py --files 2000 --repeat 5 --update-docs
+    .venv/bin/python bench/ssot_speed.py --files 2000 --repeat 3 --update-docs
 """
 
 from __future__ import annotations
@@ -196,6 +196,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         generate(root, args.files)
@@ -244,18 +245,21 @@ def main() -> None:
             "",
             goals(n, dict(rows)),
             "",
+            yardstick(dict(rows)),
+            "",
             "`check` serial vs process pool on the first N files (where the pool starts to pay):",
             "",
             *pool_table,
             "",
             f"Machine: {cpus} CPUs, {platform.machine()}, {platform.system()}; "
             f"Python {platform.python_version()}, libcst {version('libcst')}; "
-            f"1-minute load average at the end of the run {load:.1f} (the machine is shared).",
+            f"1-minute load average {load_before:.1f} before the run and {load:.1f} at its end "
+            "(the run itself adds to it; the machine is shared).",
             "",
             "Command:",
             "",
             "```",
-            f"/work/venv/bin/python bench/ssot_speed.py --files {args.files} "
+            f".venv/bin/python bench/ssot_speed.py --files {args.files} "
             f"--repeat {args.repeat} --update-docs",
             "```",
             "",
@@ -289,6 +293,15 @@ def goals(files: int, rows: dict[str, tuple[float, float]]) -> str:
     )
 
 
+def yardstick(rows: dict[str, tuple[float, float]]) -> str:
+    """`check`'s CPU per file as a share of the baseline's: comparable across machines."""
+    share = rows["check (serial)"][1] / rows["plain libcst codemod (baseline)"][1]
+    return (
+        f"`check` (serial) uses {100 * share:.1f}% of the baseline's CPU per file: compare this "
+        "share, not the absolute figures, between machines of different speed."
+    )
+
+
 def update_docs(body: str) -> None:
     """Replace (or append) this benchmark's section of docs/benchmarks.md, nothing else."""
     text = DOCS.read_text("utf-8") if DOCS.exists() else "# Benchmarks\n"
@@ -297,7 +310,7 @@ def update_docs(body: str) -> None:
         text = text.rstrip("\n") + "\n\n" + body
     else:
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[end + 1 :] if end != -1 else "")
+        text = text[:start] + body + (text[end:] if end != -1 else "")
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text, "utf-8")
 
