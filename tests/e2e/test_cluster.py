@@ -81,6 +81,11 @@ async def test_a_killed_nodes_run_ends_on_the_users_other_socket(
         stored = await http.get(f"/runs/{run_id}", headers=user.headers)
         assert stored.json()["status"] == "error"
         assert stored.json()["error"] == INTERRUPTED
+        # The survivor stores the end after what the dead node had stored of the run.
+        kept = (await http.get(f"/runs/{run_id}/events", headers=user.headers)).json()
+        assert [e["type"] for e in kept].count("agent_completed") == 1
+        assert kept[-1]["type"] == "agent_completed"
+        assert kept[-1]["offset"] == frames[-1]["offset"]
         # The next sweeps find nothing more to end: no second agent_completed.
         await watcher.send({"type": "ping"})
         await asyncio.sleep(nodes_lease_sweeps())

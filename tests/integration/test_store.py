@@ -360,6 +360,21 @@ async def test_run_events_are_stored_in_batches_and_read_in_pages(store: Store) 
         await store.append_run_events(ann, "run_1", last)
 
 
+async def test_a_survivors_last_event_follows_the_runs_stored_ones(store: Store) -> None:
+    ann, thread_id = await _user_and_thread(store)
+    await store.start_run(ann, thread_id, "run_1", "supervisor", "q")
+    await store.start_run(ann, thread_id, "run_2", "supervisor", "q")
+    await store.append_run_events(ann, "run_1", _events("e1", 1, range(3, 6)))
+    await store.append_run_events(ann, "run_1", _events("e1", 4, range(8, 10)))
+    await store.append_last_run_event(ann, "run_1", "e1", 14, '{"type":"agent_completed"}')
+    await store.append_last_run_event(ann, "run_2", "e1", 15, '{"type":"agent_completed"}')
+    stored = await store.list_run_events(ann, "run_1")
+    assert [(e.seq, e.offset) for e in stored] == [(1, 3), (2, 4), (3, 5), (4, 8), (5, 9), (6, 14)]
+    assert [(e.seq, e.offset) for e in await store.list_run_events(ann, "run_2")] == [(1, 15)]
+    with pytest.raises(NotFoundError):
+        await store.append_last_run_event("someone_else", "run_1", "e1", 16, "{}")
+
+
 async def test_a_stream_span_is_read_by_offset_across_runs_of_one_epoch(store: Store) -> None:
     ann, thread_id = await _user_and_thread(store)
     bob, bobs_thread = await _user_and_thread(store, "bob")

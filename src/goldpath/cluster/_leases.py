@@ -35,8 +35,11 @@ INTERRUPTED = "interrupted: the server running it stopped"
 """The error a run gets when its node stopped before it ended, as the user reads it."""
 
 
-async def write_end(hub: StreamHub, run: RunRecord, status: RunStatus, error: str) -> None:
-    """Write the ``agent_completed`` of a run another node ended in the store."""
+async def write_end(
+    hub: StreamHub, store: Store, run: RunRecord, status: RunStatus, error: str
+) -> None:
+    """Write the ``agent_completed`` of a run another node ended in the store, to the
+    user's stream and after the run's stored events."""
     context = UserExecutionContext(
         user_id=run.owner_id,
         thread_id=run.thread_id,
@@ -46,7 +49,10 @@ async def write_end(hub: StreamHub, run: RunRecord, status: RunStatus, error: st
     ended = run.finished_at or datetime.now(UTC)
     duration = round((ended - run.created_at).total_seconds() * 1000, 3)
     emitter = Emitter(context, hub.for_user(run.owner_id), run.agent)
-    await emitter.emit(AgentCompleted(status=status, duration_ms=duration, error=error))
+    event = await emitter.emit(AgentCompleted(status=status, duration_ms=duration, error=error))
+    await store.append_last_run_event(
+        run.owner_id, run.run_id, event.epoch, event.offset, event.json
+    )
 
 
 class LeaseKeeper:
@@ -121,7 +127,7 @@ class LeaseKeeper:
                 extra={"user_id": run.owner_id, "run_id": run.run_id},
             )
             try:
-                await write_end(self._hub, run, "error", INTERRUPTED)
+                await write_end(self._hub, self._store, run, "error", INTERRUPTED)
             except GoldpathError as exc:  # stored as ended; the stream's repair resyncs
                 logger.error("could not write the end of run %s: %s", run.run_id, exc)
         if self._on_sweep is not None:

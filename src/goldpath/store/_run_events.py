@@ -55,6 +55,12 @@ _STREAM_EVENTS = (
     .order_by(run_events.c.first_offset)
     .limit(bindparam("b_rows"))
 )
+_LAST_ROW = (
+    select(run_events.c.seq, run_events.c.offsets)
+    .where(run_events.c.run_id == bindparam("b_run_id"))
+    .order_by(run_events.c.seq.desc())
+    .limit(1)
+)
 _OWNERS = select(runs.c.run_id, runs.c.owner_id).where(
     runs.c.run_id.in_(bindparam("b_run_ids", expanding=True))
 )
@@ -147,6 +153,21 @@ class RunEventMethods:
 
         if batches:
             await self._run("store runs' events", append, write=True)
+
+    async def append_last_run_event(
+        self, owner_id: str, run_id: str, epoch: str, offset: int, frame: str
+    ) -> None:
+        """Store one event after the run's stored ones: the ``agent_completed`` a surviving
+        node writes for a run whose own node died, which cannot know the run's last seq."""
+
+        def append(conn: Connection) -> None:
+            owned_run(conn, owner_id, run_id)
+            last = conn.execute(_LAST_ROW, {"b_run_id": run_id}).first()
+            seq = 1 if last is None else last.seq + last.offsets.count(",") + 1
+            event = RunEventRecord(seq, epoch, offset, frame)
+            insert_run_events(conn, [RunEventBatch(owner_id, run_id, [event])])
+
+        await self._run("store a run's last event", append, write=True)
 
     async def list_run_events(
         self, owner_id: str, run_id: str, *, after: int = 0, limit: int = 1000
