@@ -7,6 +7,8 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -31,6 +33,25 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # 0006 knows no 'waiting' and cannot continue a paused run: such runs end cancelled.
+    now = datetime.now(UTC)
+    if op.get_bind().dialect.name == "sqlite":
+        now = now.replace(tzinfo=None)  # SQLite keeps naive UTC text
+    runs = sa.table(
+        "runs",
+        sa.column("status", sa.String),
+        sa.column("finished_at", sa.DateTime(timezone=True)),
+        sa.column("error", sa.Text),
+    )
+    op.execute(
+        runs.update()
+        .where(runs.c.status == "waiting")
+        .values(
+            status="cancelled",
+            finished_at=now,
+            error="the run waited for approval when the schema was downgraded; start it again",
+        )
+    )
     op.drop_index("ix_runs_approval_deadline", "runs")
     with op.batch_alter_table("runs") as batch:
         batch.drop_column("next_event_seq")
