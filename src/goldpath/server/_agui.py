@@ -159,7 +159,7 @@ async def _open_thread(state: AppState, user_id: str, thread_id: str, client_id:
     try:
         await state.store.agui_thread_id(user_id, thread_id)
     except NotFoundError:
-        state.caps.new_thread(user_id)
+        await state.caps.new_thread(user_id)
         await state.store.open_agui_thread(user_id, thread_id, client_id)
 
 

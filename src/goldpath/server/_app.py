@@ -304,7 +304,7 @@ def create_app(
             )
             caps = Caps(
                 connections_per_user=settings.max_connections_per_user,
-                threads_per_minute=settings.threads_per_minute,
+                threads=cluster.window("threads", settings.threads_per_minute, 60.0),
             )
             app.state.goldpath = AppState(settings, store, hub, factory, auth, runs, caps, recorder)
             logger.info(

@@ -1,8 +1,12 @@
-"""Caps on what one user can hold: open ``/ws`` connections and new threads a minute."""
+"""Caps on what one user can hold: open ``/ws`` connections and new threads a minute.
+
+New threads are counted by the cluster (across every node, with Redis); open connections
+by this process.
+"""
 
 from __future__ import annotations
 
-from goldpath.cluster import SlidingWindow
+from goldpath.cluster import RateWindow
 from goldpath.errors import LimitExceededError
 
 __all__ = ["Caps", "ThreadLimitedError"]
@@ -20,14 +24,15 @@ class ThreadLimitedError(LimitExceededError):
 
 
 class Caps:
-    """The per-user caps of this process (docs/security.md)."""
+    """The per-user caps (docs/security.md): ``threads`` is the cluster's window of new
+    threads a minute."""
 
     __slots__ = ("_connections", "_max_connections", "_threads")
 
-    def __init__(self, *, connections_per_user: int, threads_per_minute: int) -> None:
+    def __init__(self, *, connections_per_user: int, threads: RateWindow) -> None:
         self._max_connections = connections_per_user
         self._connections: dict[str, int] = {}
-        self._threads = SlidingWindow(threads_per_minute, 60.0)
+        self._threads = threads
 
     def connect(self, user_id: str) -> bool:
         """Take one of the user's connection places; False when they are all taken."""
@@ -45,9 +50,8 @@ class Caps:
         else:
             del self._connections[user_id]
 
-    def new_thread(self, user_id: str) -> None:
+    async def new_thread(self, user_id: str) -> None:
         """Count one thread made by the user; `ThreadLimitedError` past the limit."""
-        wait = self._threads.retry_after(user_id)  # with the hit below: nothing suspends
+        wait = await self._threads.try_hit(user_id)
         if wait:
             raise ThreadLimitedError(self._threads.limit, wait)
-        self._threads.hit(user_id)

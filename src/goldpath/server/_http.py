@@ -241,7 +241,7 @@ async def create_thread(
 ) -> dict[str, Any]:
     """A new, empty thread; without a title it takes one from its first message. New
     threads per user are limited (``GOLDPATH_THREADS_PER_MINUTE``)."""
-    state.caps.new_thread(user)
+    await state.caps.new_thread(user)
     title = body.title.strip() if body is not None and body.title else ""
     thread = await state.store.create_thread(user, title or DEFAULT_TITLE)
     return thread_out(thread)
