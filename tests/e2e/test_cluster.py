@@ -125,6 +125,23 @@ async def test_a_cancel_sent_to_any_node_ends_the_run_where_it_runs(
         assert "already finished with status 'cancelled'" in again.json()["error"]["message"]
 
 
+async def test_deleting_a_thread_on_one_node_cancels_its_run_on_another(
+    nodes: Nodes, http: httpx.AsyncClient
+) -> None:
+    runner, other = nodes.start(2)
+    user = await register(http, other, "deleter")  # http talks to the other node
+    socket = await open_socket(runner, user)
+    async with socket.connection:
+        accepted = await socket.chat("sleep")
+        await socket.until(lambda f: f.get("type") == "agent_thinking")
+        deleted = await http.delete(f"/threads/{accepted['thread_id']}", headers=user.headers)
+        assert deleted.status_code == 204, deleted.text
+        frames = await socket.until(lambda f: bool(ends_of([f], accepted["run_id"])))
+        assert frames[-1]["data"]["status"] == "cancelled"
+        gone = await http.get(f"/threads/{accepted['thread_id']}", headers=user.headers)
+        assert gone.status_code == 404
+
+
 async def test_a_users_runs_in_flight_are_limited_across_nodes(
     nodes: Nodes, http: httpx.AsyncClient
 ) -> None:

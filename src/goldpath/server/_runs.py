@@ -35,6 +35,9 @@ __all__ = ["AcceptedRun", "RunService"]
 
 logger = logging.getLogger("goldpath.server.runs")
 
+STOP_WAIT = 5.0
+"""How long deleting a thread waits for its runs on other nodes to store their ends."""
+
 HISTORY_MESSAGES = 100
 """How many earlier messages of the thread a run is given, newest kept."""
 
@@ -368,8 +371,9 @@ class RunService:
         run.task.cancel()
 
     async def stop_thread(self, user_id: str, thread_id: str) -> None:
-        """Cancel the user's runs of the thread in flight here, and wait until each has
-        stored its end (a run already storing its result is waited for, not cancelled)."""
+        """Cancel the user's runs of the thread, here and on other nodes, and wait until
+        each has stored its end (a run already storing its result is waited for, not
+        cancelled; one on another node for at most `STOP_WAIT` seconds)."""
         await asyncio.sleep(0)  # runs accepted a moment ago take their first step
         tasks = []
         for run in tuple(self._runs.values()):
@@ -378,8 +382,22 @@ class RunService:
             tasks.append(run.task)
             if not run.finishing:
                 run.task.cancel()
+        here = self._cluster.node_id
+        elsewhere = {
+            r.run_id: r.node_id
+            for r in await self._store.running_runs(user_id, thread_id)
+            if r.node_id is not None and r.node_id != here
+        }
+        for run_id, node_id in elsewhere.items():
+            await self._cluster.send_cancel(node_id, run_id)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        deadline = asyncio.get_running_loop().time() + STOP_WAIT
+        waiting_for = set(elsewhere)
+        while waiting_for and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+            running = {r.run_id for r in await self._store.running_runs(user_id, thread_id)}
+            waiting_for &= running
 
     def cancel_here(self, run_id: str) -> None:
         """Cancel a run of this node another node was asked to cancel (or that this node

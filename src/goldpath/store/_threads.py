@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from goldpath.errors import NotFoundError
 
-from ._queries import owned_thread, thread_record
-from ._records import ThreadRecord
-from ._schema import threads
+from ._queries import owned_thread, run_record, thread_record
+from ._records import RunRecord, ThreadRecord
+from ._schema import runs, threads
 
 __all__ = ["ThreadEditMethods"]
 
@@ -38,6 +38,17 @@ class ThreadEditMethods:
             return thread_record(owned_thread(conn, owner_id, thread_id))
 
         return await self._run("rename a thread", rename, write=True)
+
+    async def running_runs(self, owner_id: str, thread_id: str) -> list[RunRecord]:
+        """The owner's runs of the thread still running (on any node)."""
+        query = select(runs).where(
+            runs.c.thread_id == thread_id, runs.c.owner_id == owner_id, runs.c.status == "running"
+        )
+
+        def read(conn: Connection) -> list[RunRecord]:
+            return [run_record(row) for row in conn.execute(query)]
+
+        return await self._run("list a thread's running runs", read, write=False)
 
     async def delete_thread(self, owner_id: str, thread_id: str) -> None:
         """Delete the owner's thread with its messages, runs and their events (the foreign
