@@ -141,3 +141,18 @@ def test_a_bad_option_is_a_usage_error(tmp_path: Path) -> None:
     assert "Invalid value for '--port'" in done.stderr
     assert "Traceback" not in done.stderr
     assert done.returncode == 2
+
+
+def test_a_failed_start_up_is_its_one_line_not_a_traceback(tmp_path: Path) -> None:
+    done = goldpath(tmp_path, "serve", "--port", "0", GOLDPATH_APPROVAL_TOOLS="shred,calculator")
+    message = (
+        "GOLDPATH_APPROVAL_TOOLS names 'shred', which no tool is called; the tools are: "
+        "calculator, clock"
+    )
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if "shred" in line] == [
+        line for line in done.stderr.splitlines() if message in line
+    ]
+    assert done.stderr.count(message) == 1
+    assert done.returncode == 2

@@ -143,7 +143,14 @@ def serve(
 
     # No logging configuration of uvicorn's own: its lines go through configure_logging's.
     server = AnnouncingServer(uvicorn.Config(application, **options, log_config=None))
-    server.run(sockets=[listener])
+    try:
+        server.run(sockets=[listener])
+    except SystemExit:  # uvicorn's exit when the app fails to start
+        failed = getattr(getattr(application, "state", None), "startup_error", None)
+        if failed is None:
+            raise
+        # Its one line is logged already (server/_startup.py): exit with goldpath's code.
+        raise typer.Exit(USAGE if isinstance(failed, ConfigurationError) else FAILURE) from None
 
 
 async def _reach_services(settings: Settings) -> None:

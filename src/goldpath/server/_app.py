@@ -40,6 +40,7 @@ from goldpath.server._recorder import EventRecorder, RecordedStreams
 from goldpath.server._runs import RunService
 from goldpath.server._settings import Settings
 from goldpath.server._sse import router as sse_router
+from goldpath.server._startup import StartupErrors, reported
 from goldpath.server._state import AppState
 from goldpath.server.ws import router as ws_router
 from goldpath.store import RunLease, Store
@@ -320,12 +321,13 @@ def create_app(
         title="goldpath",
         version=__version__,
         summary="Run AI agents for many users at once; every step streams to its own user.",
-        lifespan=lifespan,
+        lifespan=reported(lifespan),
         docs_url=None,  # served offline by serve_docs, not from a CDN
         redoc_url=None,
     )
     app.state.metrics = metrics
     app.state.tracing = tracing
+    app.add_middleware(StartupErrors, owner=app)
     if settings.metrics:
         app.add_route("/metrics", serve_metrics, include_in_schema=False)
     install_error_handlers(app)
