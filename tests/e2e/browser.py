@@ -6,17 +6,37 @@ helpers act as a person would, and every wait is on page state, never on a sleep
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    ViewportSize,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from tests.services import services_required
 
-__all__ = ["DESKTOP", "PASSWORD", "PHONE", "ask", "launch", "new_page", "register"]
+__all__ = [
+    "DESKTOP",
+    "PASSWORD",
+    "PHONE",
+    "Connection",
+    "SocketProxy",
+    "ask",
+    "launch",
+    "new_page",
+    "register",
+]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -77,3 +97,69 @@ def ask(page: Page, question: str) -> None:
     expect(chat).to_be_enabled()
     chat.fill(question)
     chat.press("Enter")
+
+
+# ---------- a proxy between page and server that the test can cut ----------
+
+
+@dataclass
+class Connection:
+    page_side: WebSocketRoute
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    held: list[str | bytes] = field(default_factory=list)
+    dropped: bool = False
+
+
+class SocketProxy:
+    """Forwards every /ws frame itself and records them; it can drop a connection on a
+    frame, and hold back the events (frames with an offset) it would deliver."""
+
+    def __init__(self, page: Page) -> None:
+        self.connections: list[Connection] = []
+        # For the first connection only: drop it instead of delivering a frame it accepts.
+        self.drop_when: Callable[[dict[str, Any]], bool] | None = None
+        self.hold_events = False
+        page.route_web_socket("**/ws", self._route)
+
+    def sent(self, kind: str) -> list[dict[str, Any]]:
+        """The frames of type ``kind`` the page sent, on every connection."""
+        return [f for conn in self.connections for f in conn.sent if f.get("type") == kind]
+
+    def release(self) -> None:
+        """Stop holding events and deliver those held, in order."""
+        self.hold_events = False
+        for conn in self.connections:
+            held, conn.held = conn.held, []
+            for message in held:
+                if not conn.dropped:
+                    conn.received.append(json.loads(message))
+                    conn.page_side.send(message)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        conn = Connection(ws)
+        self.connections.append(conn)
+
+        def to_server(message: str | bytes) -> None:
+            conn.sent.append(json.loads(message))
+            server.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            if conn.dropped:
+                return  # what the server sent after the drop never reaches the page
+            frame = json.loads(message)
+            first = conn is self.connections[0]
+            if first and self.drop_when is not None and self.drop_when(frame):
+                self.drop_when = None
+                conn.dropped = True
+                ws.close(code=4000, reason="dropped by the test")  # the frame is lost
+                return
+            if self.hold_events and "offset" in frame:
+                conn.held.append(message)
+                return
+            conn.received.append(frame)
+            ws.send(message)
+
+        ws.on_message(to_server)
+        server.on_message(to_page)

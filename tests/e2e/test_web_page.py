@@ -8,18 +8,13 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import (
-    Page,
-    WebSocketRoute,
-    expect,
-)
+from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import PASSWORD, ask, register
+from tests.e2e.browser import PASSWORD, SocketProxy, ask, register
 from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.e2e
@@ -29,51 +24,6 @@ SLOW_DELTAS = 20
 SLOW_QUESTION = f"slow {SLOW_DELTAS}"
 SLOW_ANSWER = "".join(f"{i} " for i in range(SLOW_DELTAS))
 DROP_AT_DELTA = 3  # the proxy drops the socket instead of delivering this delta
-
-
-# ---------- a proxy between page and server that the test can cut ----------
-
-
-@dataclass
-class Connection:
-    page_side: WebSocketRoute
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    received: list[dict[str, Any]] = field(default_factory=list)
-    dropped: bool = False
-
-
-class SocketProxy:
-    """Forwards every /ws frame itself, records them, and can drop a connection on a frame."""
-
-    def __init__(self, page: Page) -> None:
-        self.connections: list[Connection] = []
-        self.drop_when: Any = None  # callable(frame) -> bool, for the first connection only
-        page.route_web_socket("**/ws", self._route)
-
-    def _route(self, ws: WebSocketRoute) -> None:
-        server = ws.connect_to_server()
-        conn = Connection(ws)
-        self.connections.append(conn)
-
-        def to_server(message: str | bytes) -> None:
-            conn.sent.append(json.loads(message))
-            server.send(message)
-
-        def to_page(message: str | bytes) -> None:
-            if conn.dropped:
-                return  # what the server sent after the drop never reaches the page
-            frame = json.loads(message)
-            first = conn is self.connections[0]
-            if first and self.drop_when is not None and self.drop_when(frame):
-                self.drop_when = None
-                conn.dropped = True
-                ws.close(code=4000, reason="dropped by the test")  # the frame is lost
-                return
-            conn.received.append(frame)
-            ws.send(message)
-
-        ws.on_message(to_server)
-        server.on_message(to_page)
 
 
 # ---------- tests ----------

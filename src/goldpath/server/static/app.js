@@ -24,6 +24,7 @@
     cancel: byTestId("cancel-button"), chatError: byTestId("chat-error"),
     drawer: byTestId("drawer"), drawerButton: byTestId("drawer-button"),
     overlay: byTestId("drawer-overlay"), pane: $(".conversation-pane"),
+    announcer: byTestId("announcer"),
   };
 
   // Everything mutable lives here, so the flow of state is easy to follow.
@@ -37,6 +38,7 @@
     running: new Set(),  // run_ids started and not yet completed
     pending: null,       // events of the open thread held while it loads over HTTP
     stored: new Set(),   // run_ids whose answer came with the thread over HTTP
+    answering: null,     // the approval card whose `approve` frame may still get an error
   };
 
   // ---------- small helpers ----------
@@ -305,6 +307,7 @@
     clearConversation();
     drawHistory(r.data.messages, runs);
     held.forEach(drawEvent);
+    updateCancel();
     scrollToEnd(true);
   }
 
@@ -343,6 +346,10 @@
         ui.conversation.append(messageView(message));
       } else if (!state.runs.has(message.run_id)) {
         events.forEach(drawEvent);
+        // A run still waiting for approval can be cancelled, as a live one can.
+        if (state.runs.get(message.run_id)?.root.dataset.status === "waiting") {
+          state.running.add(message.run_id);
+        }
       }
     }
   }
@@ -371,7 +378,7 @@
     ui.conversation.querySelector('[data-testid="empty-state"]')?.remove();
     ui.conversation.append(root);
     view = { root, steps: byTestId("steps", root), answer: byTestId("answer", root),
-             tools: new Map(), deltas: 0, text: "", frame: 0, last: 0,
+             tools: new Map(), approvals: new Map(), deltas: 0, text: "", frame: 0, last: 0,
              complete: event.type === "agent_started" };
     state.runs.set(event.run_id, view);
     return view;
@@ -420,6 +427,15 @@
       $(".tool-result-label", li).textContent = data.ok ? "Result" : "Error";
       byTestId("tool-result", li).textContent = data.ok ? pretty(data.result) : data.error;
     },
+    approval_requested(view, data, event) {
+      approvalCard(view, data, event.run_id);
+      setWaiting(view);
+    },
+    approval_resolved(view, data) {
+      const card = view.approvals.get(data.call_id);
+      if (card) resolveCard(card, data.by === "timeout" ? "timeout" : data.decision);
+      setWaiting(view);
+    },
     message_delta(view, data) {
       view.text += data.delta;
       view.deltas += 1;
@@ -432,6 +448,8 @@
       // every delta, exactly once, and showing them as they came is the point.
       if (!view.complete && data.result) view.text = data.result.text;
       drawAnswer(view);
+      // A call still waiting when its run ends (cancelled, say) was never answered.
+      for (const card of view.approvals.values()) if (!card.done) resolveCard(card, "unanswered");
       const label = STATUS[data.status] || STATUS.unknown;
       const badge = byTestId("status-badge", view.root);
       badge.textContent = label.badge;
@@ -452,6 +470,165 @@
     timeout: { badge: "Timed out", step: "Timed out after" },
     unknown: { badge: "Ended", step: "Ended after" },
   };
+
+  // ---------- approval cards ----------
+
+  // A run that waits for a person (PROTOCOL.md "Approvals") shows a card for the call: the
+  // tool, its args as editable JSON, Approve and Reject. The answer is an `approve` frame
+  // with no reply on success; `approval_resolved`, from this tab's answer or any other's,
+  // turns the card into a one-line record.
+  const RECORD = {
+    approve: (tool) => `Approved: ${tool}`,
+    reject: (tool) => `Rejected: ${tool}`,
+    timeout: (tool) => `Timed out: ${tool} was not approved in time`,
+    unanswered: (tool) => `Not answered: ${tool} (the run ended)`,
+  };
+  let cardCount = 0; // makes the ids that tie each card's fields to their messages
+
+  function approvalCard(view, data, runId) {
+    if (view.approvals.has(data.call_id)) return;
+    const li = clone("tpl-approval");
+    const text = JSON.stringify(data.args ?? {}, null, 2);
+    const card = {
+      li, runId, callId: data.call_id, tool: data.tool, original: text, done: false,
+      args: byTestId("approval-args", li), reason: byTestId("approval-reason", li),
+      error: byTestId("approval-error", li), note: byTestId("approval-note", li),
+      approve: byTestId("approve-button", li), reject: byTestId("reject-button", li),
+      record: byTestId("approval-record", li),
+    };
+    li.dataset.callId = data.call_id;
+    $(".approval-card", li).setAttribute("aria-label", `Approval of ${data.tool}`);
+    byTestId("approval-tool", li).textContent = data.tool;
+    card.args.value = text;
+    card.error.id = `approval-error-${(cardCount += 1)}`;
+    card.args.setAttribute("aria-describedby", card.error.id);
+    card.args.addEventListener("input", () => markArgs(card, ""));
+    card.approve.addEventListener("click", () => answerCard(card, "approve"));
+    card.reject.addEventListener("click", () => answerCard(card, "reject"));
+    view.approvals.set(data.call_id, card);
+    view.steps.append(li);
+    // Once the events drawn with this one are done (a thread's history draws many at
+    // once): a card still waiting is announced and, unless the reader is busy elsewhere
+    // (typing a message), takes the keyboard. One answered meanwhile stays quiet.
+    queueMicrotask(() => {
+      if (card.done) return;
+      card.shown = true;
+      announce(`${data.tool} is waiting for your approval.`);
+      const active = document.activeElement;
+      if (!active || active === document.body || (active === ui.input && !ui.input.value)) {
+        card.approve.focus();
+      }
+    });
+  }
+
+  // The run's badge says it waits while any of its cards does.
+  function setWaiting(view) {
+    const waiting = [...view.approvals.values()].some((card) => !card.done);
+    const badge = byTestId("status-badge", view.root);
+    if (waiting) {
+      badge.textContent = "Waiting for your approval";
+      badge.dataset.status = "waiting";
+      view.root.dataset.status = "waiting";
+    } else if (view.root.dataset.status === "waiting") {
+      delete badge.dataset.status;
+      delete view.root.dataset.status;
+    }
+    show(badge, waiting || Boolean(badge.dataset.status));
+  }
+
+  function markArgs(card, message) {
+    setError(card.error, message);
+    if (message) card.args.setAttribute("aria-invalid", "true");
+    else card.args.removeAttribute("aria-invalid");
+  }
+
+  // The edited args: `undefined` when they are the ones the model gave, `null` (and a
+  // message under them) when they are not a JSON object.
+  function editedArgs(card) {
+    const text = card.args.value;
+    if (text.trim() === card.original.trim()) return undefined;
+    let args;
+    try {
+      args = JSON.parse(text);
+    } catch (e) {
+      markArgs(card, `The arguments are not valid JSON (${e.message}). Fix them, or reject the call.`);
+      return null;
+    }
+    if (args === null || typeof args !== "object" || Array.isArray(args)) {
+      markArgs(card, 'The arguments must be a JSON object, in braces: {"name": value, ...}.');
+      return null;
+    }
+    return JSON.stringify(args) === JSON.stringify(JSON.parse(card.original)) ? undefined : args;
+  }
+
+  function answerCard(card, decision) {
+    if (card.done || card.busy) return;
+    setError(card.error, "");
+    const frame = { type: "approve", run_id: card.runId, call_id: card.callId, decision };
+    if (decision === "approve") {
+      const args = editedArgs(card);
+      if (args === null) return card.args.focus();
+      if (args !== undefined) frame.args = args;
+    } else {
+      const reason = card.reason.value.trim();
+      if (reason) frame.reason = reason;
+    }
+    if (!state.ws || !state.live) {
+      return setError(card.error, "Not connected: answer again once the page is live.");
+    }
+    if (!sendOn(state.ws, frame)) {
+      return setError(card.error, "That answer is too long to send: shorten the arguments or the reason.");
+    }
+    state.answering = card;
+    card.note.textContent = decision === "approve" ? "Approving…" : "Rejecting…";
+    show(card.note, true);
+    setCardBusy(card, true);
+  }
+
+  function setCardBusy(card, busy) {
+    card.busy = busy;
+    // The focus would be lost with the disabled button: it waits on the note instead.
+    if (busy && card.li.contains(document.activeElement)) {
+      card.note.tabIndex = -1;
+      card.note.focus();
+    }
+    for (const control of [card.args, card.reason, card.approve, card.reject]) control.disabled = busy;
+    card.li.dataset.state = busy ? "sending" : "waiting";
+    if (!busy) show(card.note, false);
+  }
+
+  // An error frame names no frame it answers; one without a `ref` (a chat's carries its
+  // `client_msg_id`) that comes while an answer is out is that answer's.
+  function onAnswerError(card, frame) {
+    state.answering = null;
+    if (card.done) return; // resolved already, by whoever answered first
+    if (frame.code === "conflict") {
+      // Answered elsewhere (another tab) or the run moved on: its events will say how.
+      card.note.textContent = "This call was already answered elsewhere.";
+      return;
+    }
+    const hadFocus = card.li.contains(document.activeElement);
+    setCardBusy(card, false);
+    setError(card.error, frame.message);
+    if (hadFocus) card.approve.focus();
+  }
+
+  function resolveCard(card, outcome) {
+    if (card.done) return;
+    card.done = true;
+    card.busy = false;
+    const hadFocus = card.li.contains(document.activeElement);
+    card.record.textContent = RECORD[outcome](card.tool);
+    card.li.dataset.state = "resolved";
+    card.li.dataset.outcome = outcome;
+    $(".approval-card", card.li).remove();
+    show(card.record, true);
+    if (hadFocus) card.record.focus(); else if (card.shown) announce(card.record.textContent);
+  }
+
+  function announce(text) {
+    ui.announcer.textContent = text;
+  }
 
   function drawAnswer(view) {
     cancelAnimationFrame(view.frame);
@@ -543,9 +720,14 @@
       case "resumed": return goLive(); // the replay follows as ordinary events
       case "resync": return onResync(frame);
       case "run_accepted": return onRunAccepted(frame);
-      case "error": return setError(ui.chatError, frame.message);
+      case "error": return onErrorFrame(frame);
       default: return undefined; // pong and anything newer: nothing to do
     }
+  }
+
+  function onErrorFrame(frame) {
+    if (state.answering && frame.ref === undefined) return onAnswerError(state.answering, frame);
+    return setError(ui.chatError, frame.message);
   }
 
   function onReady(ws, frame) {
@@ -598,6 +780,12 @@
     state.live = false;
     setComposer(false);
     updateCancel();
+    // An answer lost with the socket can be given again; one that arrived is replayed
+    // (`approval_resolved`) when the stream resumes, and a second one is only a conflict.
+    state.answering = null;
+    for (const view of state.runs.values()) {
+      for (const card of view.approvals.values()) if (card.busy && !card.done) setCardBusy(card, false);
+    }
     if (event.code === 4401) return logout("Your session is no longer valid. Please log in again.");
     // Exponential backoff with jitter, so many tabs do not reconnect in lockstep.
     const base = Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** state.attempt);
@@ -685,6 +873,7 @@
   });
   ui.cancel.addEventListener("click", () => {
     const runId = currentRunningRun();
+    state.answering = null; // an error after this is the cancel's
     if (runId && state.ws) sendOn(state.ws, { type: "cancel", run_id: runId });
   });
   // Back online: do not wait out the backoff.
