@@ -1,12 +1,8 @@
 """The engine that runs one agent for one user request, and always ends the run cleanly."""
 
-from goldpath.engine._engine import (
-    ProcessEngines,
-    SilentSink,
-    UserExecutionEngine,
-    can_pause,
-    set_process_engines,
-)
+from goldpath.engine._ending import can_pause
+from goldpath.engine._engine import UserExecutionEngine
+from goldpath.engine._legacy import ProcessEngines, SilentSink, set_process_engines
 from goldpath.engine._outcome import (
     OnComplete,
     OnPause,

@@ -3,39 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Literal
 
 from goldpath.agents import Agent, AgentRegistry
 from goldpath.context import UserExecutionContext
+from goldpath.engine._ending import NO_PAUSE, PAUSE_FAILED, can_pause, end_run, pause_run
+from goldpath.engine._failures import failed
+from goldpath.engine._legacy import legacy_parts
 from goldpath.engine._outcome import (
     OnComplete,
     OnPause,
     RunLimits,
     RunObserver,
     RunOutcome,
-    RunWatch,
 )
 from goldpath.engine._paused import PausedRun, ReplayModel, ReplaySink
 from goldpath.errors import (
-    ConfigurationError,
-    GoldpathError,
-    LimitExceededError,
-    ModelError,
-    RunFinishedError,
     UnknownAgentError,
 )
 from goldpath.events import (
-    AgentCompleted,
     AgentStarted,
-    ApprovalRequested,
     ApprovalResolved,
     Emitter,
-    Event,
-    EventData,
     EventSink,
     RunStatus,
 )
@@ -51,35 +43,9 @@ from goldpath.tools import (
     ToolDispatcher,
 )
 
-__all__ = [
-    "ProcessEngines",
-    "SilentSink",
-    "UserExecutionEngine",
-    "can_pause",
-    "set_process_engines",
-]
-
-logger = logging.getLogger("goldpath.engine")
+__all__ = ["UserExecutionEngine"]
 
 _NO_MODELS: Mapping[str, ChatModel] = MappingProxyType({})
-
-ProcessEngines = Callable[[UserExecutionContext], "UserExecutionEngine"]
-"""The process-wide factory's ``create_for_user``, which `create_from_legacy` borrows."""
-
-
-class SilentSink:
-    """A sink that numbers events and keeps none: the legacy anonymous bridge writes here."""
-
-    __slots__ = ("_offset",)
-
-    def __init__(self) -> None:
-        self._offset = 0
-
-    async def append(
-        self, run_id: str, thread_id: str, agent: str, ts: str, data: EventData
-    ) -> Event:
-        self._offset += 1
-        return Event(self._offset, run_id, thread_id, agent, ts, data)
 
 
 class UserExecutionEngine:
@@ -163,44 +129,8 @@ class UserExecutionEngine:
         websocket_bridge: Emitter | None,
         user_context: UserExecutionContext | None,
     ) -> UserExecutionEngine:
-        """`create_from_legacy`, callable without awaiting (for `goldpath.compat`).
-
-        Model, tools and limits come from the process-wide factory when one is configured,
-        else the defaults.
-
-        Raises `ConfigurationError` when the bridge belongs to another user than the context,
-        which would write one user's run to another's stream.
-        """
-        if websocket_bridge is not None and user_context is not None:
-            bridge_user = websocket_bridge.context.user_id
-            if bridge_user != user_context.user_id:
-                raise ConfigurationError(
-                    f"the websocket bridge belongs to user {bridge_user!r} but the context to "
-                    f"{user_context.user_id!r}; make the bridge for the context's user"
-                )
-        context = user_context
-        if context is None:
-            context = (
-                websocket_bridge.context
-                if websocket_bridge is not None
-                else UserExecutionContext.create("anonymous", "legacy")
-            )
-        if user_context is not None and websocket_bridge is None and _process_engines is None:
-            raise ConfigurationError(
-                f"no websocket bridge was given for user {context.user_id!r} and no process-wide "
-                "factory is configured to find the user's stream; call "
-                "goldpath.configure_execution_engine_factory(...) at start-up, or pass the bridge"
-            )
-        # The process-wide factory's engine for this user carries its stream, model, tools
-        # and limits; only the registry is the caller's.
-        made = _process_engines(context) if _process_engines is not None else None
-        sink: EventSink
-        if websocket_bridge is not None:
-            sink = websocket_bridge._sink  # the bridge is the user's emitter: same stream
-        elif user_context is None or made is None:
-            sink = SilentSink()
-        else:
-            sink = made._sink
+        """`create_from_legacy`, callable without awaiting (for `goldpath.compat`)."""
+        context, sink, made = legacy_parts(websocket_bridge, user_context)
         return cls(
             context,
             sink=sink,
@@ -280,7 +210,7 @@ class UserExecutionEngine:
         else:
             error = "the run was cancelled"
         outcome = RunOutcome(status, paused.elapsed_ms, error=error, usage=paused.usage)
-        return await self._end(outcome, emitter, watch, on_complete)
+        return await end_run(outcome, emitter, watch, on_complete, self._context)
 
     async def _drive(
         self, run: _Run, on_complete: OnComplete | None, on_pause: OnPause | None
@@ -351,19 +281,20 @@ class UserExecutionEngine:
                 status = "timeout"
                 error = f"the run took longer than {limits.run_timeout:g} s and was stopped"
             else:
-                error = _failed(exc, context)
+                error = failed(exc, context)
         except asyncio.CancelledError:
             status = "cancelled"
             error = "the run was cancelled"
-            await self._end(
+            await end_run(
                 self._outcome(status, started, earlier_ms, counted, run, text, error),
                 emitter,
                 watch,
                 on_complete,
+                context,
             )
             raise
         except Exception as exc:
-            error = _failed(exc, context)
+            error = failed(exc, context)
         if needed is not None:
             assert approvals is not None  # only a run with approvals can need one
             assert recording is not None
@@ -379,12 +310,12 @@ class UserExecutionEngine:
                 elapsed_ms=round(earlier_ms + (time.perf_counter() - started) * 1000, 3),
                 usage=_added(paused.usage if paused is not None else None, usage_since(counted)),
             )
-            paused_outcome = await self._pause(pause, emitter, watch, on_pause)
+            paused_outcome = await pause_run(pause, emitter, watch, on_pause, self._context)
             if paused_outcome is not None:
                 return paused_outcome
-            error = _NO_PAUSE.format(tool=needed.tool) if on_pause is None else _PAUSE_FAILED
+            error = NO_PAUSE.format(tool=needed.tool) if on_pause is None else PAUSE_FAILED
         outcome = self._outcome(status, started, earlier_ms, counted, run, text, error)
-        return await self._end(outcome, emitter, watch, on_complete)
+        return await end_run(outcome, emitter, watch, on_complete, self._context)
 
     def _outcome(
         self,
@@ -404,82 +335,6 @@ class UserExecutionEngine:
             error=error,
             usage=_added(earlier, usage_since(counted)),
         )
-
-    async def _pause(
-        self,
-        pause: PausedRun,
-        emitter: Emitter,
-        watch: RunWatch | None,
-        on_pause: OnPause | None,
-    ) -> RunOutcome | None:
-        """Store the paused run and ask for approval; None when it could not be stored
-        (the run then ends ``error``). A run ended elsewhere meanwhile sends nothing."""
-        context = self._context
-        if on_pause is None:
-            logger.error(_NO_PAUSE.format(tool=pause.tool), extra=context.log_fields())
-            return None
-        outcome = RunOutcome("waiting", pause.elapsed_ms, usage=pause.usage)
-        try:
-            await on_pause(pause)
-        except RunFinishedError:
-            logger.warning("the run was ended elsewhere first", extra=context.log_fields())
-            return outcome
-        except Exception as exc:
-            logger.error(
-                "could not store the paused run: %s",
-                _describe(exc),
-                exc_info=exc if not isinstance(exc, GoldpathError) else None,
-                extra=context.log_fields(),
-            )
-            return None
-        if watch is not None:
-            _tell_finished(watch, outcome, context)
-        await emitter.emit(ApprovalRequested(pause.call_id, pause.tool, pause.args))
-        return outcome
-
-    async def _end(
-        self,
-        outcome: RunOutcome,
-        emitter: Emitter,
-        watch: RunWatch | None,
-        on_complete: OnComplete | None,
-    ) -> RunOutcome:
-        """Store the outcome (``on_complete``) and send the one ``agent_completed``."""
-        context = self._context
-        cancelled_while_saving = False
-        ended_elsewhere = False
-        if on_complete is not None:
-            try:
-                outcome = await _completed(on_complete, outcome, context)
-            except RunFinishedError:
-                ended_elsewhere = True
-            except asyncio.CancelledError:
-                cancelled_while_saving = True
-                outcome = RunOutcome(
-                    status="cancelled",
-                    duration_ms=outcome.duration_ms,
-                    text=outcome.text,
-                    error="the run was cancelled while its result was being saved",
-                    usage=outcome.usage,
-                )
-        if watch is not None:
-            _tell_finished(watch, outcome, context)
-        usage = outcome.usage
-        if not ended_elsewhere:
-            assert outcome.status != "waiting"  # only _pause makes a waiting outcome
-            await emitter.emit(
-                AgentCompleted(
-                    status=outcome.status,
-                    duration_ms=outcome.duration_ms,
-                    text=outcome.text,
-                    error=outcome.error,
-                    input_tokens=usage.input_tokens if usage is not None else None,
-                    output_tokens=usage.output_tokens if usage is not None else None,
-                )
-            )
-        if cancelled_while_saving:
-            raise asyncio.CancelledError  # the cancel must still reach the caller
-        return outcome
 
 
 class _Run:
@@ -504,94 +359,7 @@ class _Run:
         self.answer = answer
 
 
-def can_pause(tools: Mapping[str, Tool], policy: ApprovalPolicy | None) -> bool:
-    """Whether a call of a run with these tools and this policy can wait for approval."""
-    return policy is not None or any(t.requires_approval for t in tools.values())
-
-
-_NO_PAUSE = (
-    "the tool {tool!r} needs a person's approval, and this run cannot wait for one; run it "
-    "through the goldpath server, which can (docs/approvals.md)"
-)
-_PAUSE_FAILED = "the run could not wait for approval; try again in a moment"
-
-
 def _added(earlier: Usage | None, now: Usage | None) -> Usage | None:
     if earlier is None or now is None:
         return now if earlier is None else earlier
     return Usage(earlier.input_tokens + now.input_tokens, earlier.output_tokens + now.output_tokens)
-
-
-_process_engines: ProcessEngines | None = None
-
-
-def set_process_engines(engines: ProcessEngines | None) -> None:
-    """Called by `configure_execution_engine_factory` only: part of the process-wide accessor
-    (the engine sits below the factory, so the factory hands itself down)."""
-    global _process_engines
-    _process_engines = engines
-
-
-def _describe(exc: BaseException) -> str:
-    """An error as the operator sees it: goldpath's own messages as they are, others with
-    their type."""
-    if isinstance(exc, GoldpathError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _failed(exc: Exception, context: UserExecutionContext) -> str:
-    """Log why the run failed, with its ids, and return what its user is told.
-
-    The user reads ``agent_completed.error``: a limit of their run is theirs to act on and
-    is told as it is; anything else (a model endpoint's address and status, a setting to
-    fix, an exception's text) is the operator's, and stays in the log.
-    """
-    unexpected = not isinstance(exc, GoldpathError)
-    logger.error(
-        "run failed: %s",
-        _describe(exc),
-        exc_info=exc if unexpected else None,
-        extra=context.log_fields(),
-    )
-    if isinstance(exc, LimitExceededError):
-        return str(exc)
-    if isinstance(exc, ModelError):
-        return "the model could not answer; try again in a moment"
-    return "the run failed because of an error in the server; try again in a moment"
-
-
-def _tell_finished(watch: RunWatch, outcome: RunOutcome, context: UserExecutionContext) -> None:
-    """An observer that fails is logged, never a reason for a run to end without its
-    ``agent_completed``."""
-    try:
-        watch.finished(outcome)
-    except Exception as exc:
-        logger.error(
-            "a run observer failed: %s", _describe(exc), exc_info=exc, extra=context.log_fields()
-        )
-
-
-async def _completed(
-    on_complete: OnComplete, outcome: RunOutcome, context: UserExecutionContext
-) -> RunOutcome:
-    try:
-        await on_complete(outcome)
-    except RunFinishedError:
-        logger.warning("the run was ended elsewhere first", extra=context.log_fields())
-        raise
-    except Exception as exc:
-        logger.error(
-            "could not finish the run: %s",
-            _describe(exc),
-            exc_info=exc if not isinstance(exc, GoldpathError) else None,
-            extra=context.log_fields(),
-        )
-        return RunOutcome(
-            status="error",
-            duration_ms=outcome.duration_ms,
-            text=outcome.text,
-            error="the run's result could not be saved; try again in a moment",
-            usage=outcome.usage,
-        )
-    return outcome
