@@ -145,7 +145,7 @@ async def test_history_has_a_hard_cap(clock: Clock) -> None:
 def test_default_cap_is_ten_times_the_count() -> None:
     hub = InMemoryStreamHub(history_events=7)
     stream = hub.for_user("u1")
-    assert stream._cap == 70  # the documented default, read where it is kept
+    assert stream._history.cap == 70  # the documented default, read where it is kept
 
 
 async def test_fan_out_to_every_subscriber_of_the_user_only() -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import deque
-from itertools import islice
 
-from goldpath.events import Event, EventData
+from goldpath.events import Event, EventData, decode_event
 from goldpath.stream._base import Replay, Resync, StreamHub, Subscription, UserStream
+from goldpath.stream._history import FrameHistory
 
 __all__ = ["InMemoryStreamHub", "InMemoryUserStream"]
 
@@ -16,20 +15,11 @@ __all__ = ["InMemoryStreamHub", "InMemoryUserStream"]
 class InMemoryUserStream(UserStream):
     """History is kept while it is among the last ``history_events`` or younger than
     ``history_seconds`` (whichever keeps more), but never more than ``history_cap`` events.
+    History holds each event's frame, not the event (see `FrameHistory`): a resume decodes
+    the events it replays.
     """
 
-    __slots__ = (
-        "_cap",
-        "_epoch",
-        "_events",
-        "_max_age",
-        "_max_events",
-        "_offset",
-        "_queue_limit",
-        "_subscribers",
-        "_times",
-        "_used",
-    )
+    __slots__ = ("_epoch", "_history", "_offset", "_queue_limit", "_subscribers", "_used")
 
     def __init__(
         self, *, history_events: int, history_seconds: float, history_cap: int, queue_limit: int
@@ -37,11 +27,9 @@ class InMemoryUserStream(UserStream):
         self._epoch = uuid.uuid4().hex
         self._used = time.monotonic()
         self._offset = 0
-        self._events: deque[Event] = deque()
-        self._times: deque[float] = deque()
-        self._max_events = history_events
-        self._max_age = history_seconds
-        self._cap = history_cap
+        self._history = FrameHistory(
+            keep_events=history_events, keep_seconds=history_seconds, cap=history_cap
+        )
         self._queue_limit = queue_limit
         self._subscribers: list[Subscription] = []
 
@@ -63,15 +51,7 @@ class InMemoryUserStream(UserStream):
     ) -> Event:
         self._offset += 1
         event = Event(self._offset, run_id, thread_id, agent, ts, data, epoch=self._epoch)
-        now = time.monotonic()
-        events, times = self._events, self._times
-        events.append(event)
-        times.append(now)
-        while len(events) > self._cap or (
-            len(events) > self._max_events and now - times[0] > self._max_age
-        ):
-            events.popleft()
-            times.popleft()
+        self._history.append(self._offset, event.json, time.monotonic())
         if self._subscribers:
             for subscriber in tuple(self._subscribers):
                 subscriber.deliver(event)
@@ -87,10 +67,11 @@ class InMemoryUserStream(UserStream):
             return Resync("offset_ahead", self._epoch, latest)
         if offset == latest:
             return Replay((), latest)
-        oldest = self._events[0].offset if self._events else latest + 1
-        if offset + 1 < oldest:
+        if offset + 1 < self._history.oldest_offset:
             return Resync("history_expired", self._epoch, latest)
-        return Replay(tuple(islice(self._events, offset + 1 - oldest, None)), latest)
+        epoch = self._epoch
+        frames = self._history.frames_after(offset)
+        return Replay(tuple(decode_event(frame, epoch) for frame in frames), latest)
 
     async def subscribe(self, limit: int | None = None) -> Subscription:
         """Never suspends: in one process the position cannot move while it is read."""
@@ -111,7 +92,7 @@ class InMemoryUserStream(UserStream):
 
     def idle_for(self, now: float) -> float:
         """Seconds since the stream was last handed out or written to."""
-        return now - max(self._times[-1] if self._times else 0.0, self._used)
+        return now - max(self._history.newest_time, self._used)
 
 
 class InMemoryStreamHub(StreamHub):
