@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -174,7 +175,8 @@ class RunService:
         self._recorder.start(user_id, run_id)
         run = self._runs[run_id] = _Run(user_id, thread_id)
         run.task = asyncio.create_task(
-            self._execute(run, stack, engine, agent, message, history), name=f"goldpath {run_id}"
+            self._execute(run, stack, engine, partial(engine.run, agent, message, history=history)),
+            name=f"goldpath {run_id}",
         )
         logger.info("run accepted", extra={**context.log_fields(), "agent": agent})
         return AcceptedRun(run_id, thread_id)
@@ -184,18 +186,15 @@ class RunService:
         run: _Run,
         stack: AsyncExitStack,
         engine: UserExecutionEngine,
-        agent: str,
-        message: str,
-        history: tuple[Message, ...],
+        work: Callable[..., Awaitable[RunOutcome]],
     ) -> None:
+        """The run's task: ``work`` is the engine's `run` or `resume` of it, given the
+        service's ways to store its end or its pause."""
         run.started = True
         context = engine.context
         try:
             async with stack:
-                outcome = await engine.run(
-                    agent,
-                    message,
-                    history=history,
+                outcome = await work(
                     on_complete=partial(self._finish, run, context),
                     on_pause=partial(self._pause, run, context),
                 )
@@ -288,35 +287,10 @@ class RunService:
         self._recorder.start(user_id, run_id, seq=taken.next_event_seq - 1)
         run = self._runs[run_id] = _Run(user_id, record.thread_id)
         run.task = asyncio.create_task(
-            self._continue(run, stack, engine, paused, answer), name=f"goldpath {run_id}"
+            self._execute(run, stack, engine, partial(engine.resume, paused, answer)),
+            name=f"goldpath {run_id}",
         )
         logger.info("run continued", extra={**context.log_fields(), "decision": answer.decision})
-
-    async def _continue(
-        self,
-        run: _Run,
-        stack: AsyncExitStack,
-        engine: UserExecutionEngine,
-        paused: PausedRun,
-        answer: ApprovalAnswer,
-    ) -> None:
-        run.started = True
-        context = engine.context
-        try:
-            async with stack:
-                outcome = await engine.resume(
-                    paused,
-                    answer,
-                    on_complete=partial(self._finish, run, context),
-                    on_pause=partial(self._pause, run, context),
-                )
-            logger.info("run finished", extra={**context.log_fields(), "status": outcome.status})
-        except asyncio.CancelledError:
-            logger.info("run cancelled", extra=context.log_fields())
-        except Exception:
-            logger.exception("run failed outside the engine", extra=context.log_fields())
-        finally:
-            self._forget(run, context.run_id)
 
     async def _end_paused(
         self, taken: PausedRunRecord, status: Literal["timeout", "cancelled"]
