@@ -87,7 +87,8 @@ def _no_nulls_or_snake_case(value: Any, where: str) -> None:
         for key, item in value.items():
             assert "_" not in key, f"{where}: snake_case key {key!r}"
             assert item is not None, f"{where}: null at {key!r}"
-            _no_nulls_or_snake_case(item, f"{where}.{key}")
+            if key != "metadata":  # AG-UI's metadata is open by key: anything goes in it
+                _no_nulls_or_snake_case(item, f"{where}.{key}")
     elif isinstance(value, list):
         for item in value:
             _no_nulls_or_snake_case(item, where)
@@ -104,13 +105,16 @@ def check_event(data: dict[str, Any]) -> BaseEvent:
     return model
 
 
-def check_run(events: Sequence[SseEvent], *, first: int = 1) -> list[BaseEvent]:
+def check_run(
+    events: Sequence[SseEvent], *, first: int = 1, answered: str | None = None
+) -> list[BaseEvent]:
     """The events of one response: each valid AG-UI 1.0, offsets ``first``, ``first+1``, ...
     in one epoch, a whole run's sequence rules kept, and exactly one terminal event, last.
 
     A response that resumes mid-run (``first`` above 1) may use messages and calls opened
     before it; a MESSAGES_SNAPSHOT first stands for the events before it and takes the
-    offset of the last of them.
+    offset of the last of them. A run that a resume started gets the result of the call
+    ``answered``, sent (and ended) by the run its interrupt ended.
     """
     assert events, "no events"
     models = [check_event(e.data) for e in events]
@@ -130,11 +134,13 @@ def check_run(events: Sequence[SseEvent], *, first: int = 1) -> list[BaseEvent]:
         if whole
         else ("RUN_STARTED" not in kinds)
     ), kinds
-    _check_nesting([e.data for e in events], whole)
+    _check_nesting([e.data for e in events], whole, answered)
     return models
 
 
-def _check_nesting(events: Sequence[dict[str, Any]], whole: bool) -> None:
+def _check_nesting(
+    events: Sequence[dict[str, Any]], whole: bool, answered: str | None = None
+) -> None:
     """Open before use, close before the end: AG-UI's verifier rules for what goldpath sends."""
     opened = {"text": set[str](), "tool": set[str](), "span": set[str](), "reasoning": set[str]()}
     seen: dict[str, set[str]] = {"text": set(), "tool": set(), "span": set(), "reasoning": set()}
@@ -151,7 +157,7 @@ def _check_nesting(events: Sequence[dict[str, Any]], whole: bool) -> None:
         "REASONING_MESSAGE_CONTENT": ("reasoning", "messageId", "use"),
         "REASONING_MESSAGE_END": ("reasoning", "messageId", "close"),
     }
-    ended_calls: set[str] = set()
+    ended_calls: set[str] = set() if answered is None else {answered}
     for event in events:
         rule = rules.get(event["type"])
         if rule is None:

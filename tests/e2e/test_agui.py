@@ -153,7 +153,9 @@ async def test_a_run_id_is_used_once_per_user(http: httpx.AsyncClient) -> None:
         ({"threadId": "null"}, 422, "bad_request"),
         ({"runId": " "}, 422, "bad_request"),
         ({"threadId": None}, 422, "bad_request"),
-        ({"resume": [{"interruptId": "i1", "status": "resolved"}]}, 409, "conflict"),
+        ({"resume": [{"interruptId": "i1", "status": "resolved"}]}, 422, "bad_request"),
+        ({"resume": [{"interruptId": "i1", "status": "done"}]}, 422, "bad_request"),
+        ({"resume": [{"interruptId": "i1", "status": "cancelled"}]}, 404, "not_found"),
     ],
 )
 async def test_a_bad_input_is_refused_before_any_run(

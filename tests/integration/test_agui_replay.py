@@ -7,6 +7,7 @@ puts a run's events where a server would have them at some moment of the run.
 from __future__ import annotations
 
 from goldpath.context import new_id
+from goldpath.engine import PausedRun
 from goldpath.events import (
     AgentCompleted,
     AgentStarted,
@@ -187,3 +188,52 @@ async def test_a_failure_while_reading_ends_the_response_with_run_error(store: S
     events = await _body(resumed)
     assert [(e.id, e.type) for e in events] == [(f"{stream.epoch}:0", "RUN_ERROR")]
     assert events[0].data["message"].startswith("the stream failed on the server")
+
+
+async def _waiting(store: Store) -> RunRecord:
+    """A run stored as waiting for approval whose approval_requested was never sent."""
+    run = await _run(store)
+    paused = PausedRun(
+        agent=run.agent,
+        message="hi",
+        history=(),
+        turns=(),
+        results=(),
+        call_id="call_x",
+        tool="delete_note",
+        args={"title": "a"},
+        elapsed_ms=1.0,
+    )
+    await store.pause_run(
+        run.owner_id,
+        run.run_id,
+        call_id="call_x",
+        state=paused.to_json(),
+        waits_for=60.0,
+        next_event_seq=1,
+    )
+    return await store.get_run(run.owner_id, run.run_id)
+
+
+async def test_a_waiting_run_whose_request_was_lost_ends_at_its_stored_call(store: Store) -> None:
+    run = await _waiting(store)
+    assert run.status == "waiting"
+    stream = InMemoryStreamHub().for_user(run.owner_id)
+    subscription = await stream.subscribe()
+    resumed = ResumedRun(store, stream, subscription, run.owner_id, run, ("t", "r"), window=100)
+    events = await _body(resumed, (stream.epoch, 2))
+    assert [e.type for e in events] == [
+        "MESSAGES_SNAPSHOT",
+        "TOOL_CALL_START",
+        "TOOL_CALL_ARGS",
+        "TOOL_CALL_END",
+        "RUN_FINISHED",
+    ]
+    # What the store tells of the call is all it has: offsets 1 to 4 stand for the run.
+    assert [e.offset for e in events] == [0, 1, 2, 3, 4]
+    interrupt = events[-1].data["outcome"]["interrupts"][0]
+    assert (interrupt["id"], interrupt["metadata"]) == (
+        "call_x",
+        {"tool": "delete_note", "args": {"title": "a"}},
+    )
+    assert subscription.closed_reason is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from goldpath.errors import NotFoundError
+from goldpath.errors import ConflictError, NotFoundError
 from goldpath.store import DEFAULT_TITLE, Store
 
 pytestmark = pytest.mark.integration
@@ -40,3 +40,28 @@ async def test_a_thread_not_made_through_agui_has_no_client_id(store: Store) -> 
 async def test_a_missing_user_gets_no_thread(store: Store) -> None:
     with pytest.raises(NotFoundError):
         await store.open_agui_thread("usr_gone", "thr_a", "client-thread")
+
+
+async def test_the_runs_a_thread_waits_on_are_read_without_taking_them(store: Store) -> None:
+    """What a resume over AG-UI looks up: the thread's waiting runs and the calls they wait
+    for; reading them leaves them waiting."""
+    ann = (await store.create_user("ann", "hash")).user_id
+    bob = (await store.create_user("bob", "hash")).user_id
+    await store.open_agui_thread(ann, "thr_a", "client-thread")
+    for run_id in ("run_1", "run_2"):
+        await store.start_run(ann, "thr_a", run_id, "agent", "hi")
+    await store.pause_run(
+        ann, "run_2", call_id="call_x", state="{}", waits_for=60.0, next_event_seq=3
+    )
+    waiting = await store.waiting_runs(ann, "thr_a")
+    assert [(p.run.run_id, p.call_id, p.state, p.next_event_seq) for p in waiting] == [
+        ("run_2", "call_x", "{}", 3)
+    ]
+    assert (await store.paused_run(ann, "run_2")).call_id == "call_x"
+    assert (await store.get_run(ann, "run_2")).status == "waiting"
+    with pytest.raises(ConflictError):
+        await store.paused_run(ann, "run_1")  # running, not waiting
+    with pytest.raises(NotFoundError):
+        await store.paused_run(bob, "run_2")
+    with pytest.raises(NotFoundError):
+        await store.waiting_runs(bob, "thr_a")

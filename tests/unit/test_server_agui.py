@@ -6,7 +6,17 @@ import json
 
 from tests.agui import check_event, parse_sse
 
-from goldpath.events import AgentCompleted, AgentStarted, Event, MessageDelta, ToolCompleted
+from goldpath.events import (
+    AgentCompleted,
+    AgentStarted,
+    ApprovalRequested,
+    ApprovalResolved,
+    Event,
+    EventData,
+    MessageDelta,
+    ToolCompleted,
+    ToolExecuting,
+)
 from goldpath.server._agui import agui_id, live
 from goldpath.server._agui_mapping import RunMapping
 from goldpath.stream import InMemoryStreamHub
@@ -90,3 +100,54 @@ def test_a_delta_is_the_same_json_the_encoder_writes() -> None:
         assert parsed["delta"] == delta
         assert out.json == json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
         check_event(parsed)
+
+
+def test_a_run_that_waited_is_one_ag_ui_run_per_answer() -> None:
+    """Each answer starts the next AG-UI run; the events of the others make nothing."""
+    steps: list[EventData] = [
+        AgentStarted("hi"),
+        MessageDelta("Tidying."),
+        ApprovalRequested("c1", "delete_note", {"title": "a"}),
+        ApprovalResolved("c1", "approve", "user"),
+        ToolExecuting("c1", "delete_note", {"title": "a"}),
+        ToolCompleted("c1", "delete_note", True, 1.0, result="deleted"),
+        ApprovalRequested("c2", "delete_note", {"title": "b"}),
+        ApprovalResolved("c2", "reject", "user"),
+        MessageDelta("Done."),
+        AgentCompleted("ok", 1.0, text="Done."),
+    ]
+    events = [Event(n, "run_a", "thr", "supervisor", TS, data) for n, data in enumerate(steps, 1)]
+    runs = []
+    for n in range(3):
+        mapping = RunMapping("t", f"r{n}", after_answers=n)
+        runs.append([agui for event in events for agui in mapping.map(event)])
+        assert mapping.finished
+    kinds = [[agui.type for agui in run] for run in runs]
+    assert kinds == [
+        [
+            "RUN_STARTED",
+            "TEXT_MESSAGE_START",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_END",
+            "TOOL_CALL_START",
+            "TOOL_CALL_ARGS",
+            "TOOL_CALL_END",
+            "RUN_FINISHED",
+        ],
+        ["RUN_STARTED", "TOOL_CALL_RESULT", *kinds[0][4:]],
+        [
+            "RUN_STARTED",
+            "TEXT_MESSAGE_START",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_END",
+            "RUN_FINISHED",
+        ],
+    ]
+    for n, run in enumerate(runs):
+        assert [agui.offset for agui in run] == list(range(1, len(run) + 1))
+        for agui in run:
+            check_event(json.loads(agui.json))
+        assert json.loads(run[0].json)["runId"] == f"r{n}"
+    ends = [json.loads(run[-1].json)["outcome"] for run in runs]
+    assert [end["type"] for end in ends] == ["interrupt", "interrupt", "success"]
+    assert [end["interrupts"][0]["id"] for end in ends[:2]] == ["c1", "c2"]

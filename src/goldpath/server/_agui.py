@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
 from goldpath.context import is_real_id
@@ -29,7 +29,9 @@ from goldpath.server._run_rules import require_run_id
 from goldpath.server._schemas import ErrorBody
 from goldpath.server._sse import SSE_HEADERS
 from goldpath.server._state import AppState
+from goldpath.server._text import JsonObject, Text
 from goldpath.stream import Subscription
+from goldpath.tools import ApprovalAnswer
 
 __all__ = ["RunAgentInput", "agui_id", "router"]
 
@@ -67,14 +69,66 @@ class InputMessage(_Camel):
         return None
 
 
+class ApprovalPayload(_Camel):
+    """The ``payload`` of a resume entry that answers a goldpath interrupt: AG-UI 1.0's
+    approve-with-edits pattern (``approved``, ``editedArgs``) and a reason for a rejection;
+    the interrupt's ``responseSchema`` says the same."""
+
+    approved: StrictBool
+    edited_args: JsonObject | None = Field(
+        default=None, description="approve only: the arguments the tool runs with instead"
+    )
+    reason: Text | None = Field(
+        default=None, max_length=2000, description="reject only: told to the model"
+    )
+
+
+class ResumeEntry(_Camel):
+    """AG-UI 1.0's answer to one interrupt: goldpath's interrupt id is the call's id."""
+
+    interrupt_id: Text = Field(min_length=1)
+    status: Literal["resolved", "cancelled"]
+    payload: ApprovalPayload | None = None
+
+    def answer(self) -> ApprovalAnswer:
+        """The person's answer; ``cancelled`` (the user answered nothing) rejects the call."""
+        if self.status == "cancelled":
+            return ApprovalAnswer("reject")
+        if self.payload is None:
+            raise ApiError(
+                422,
+                "bad_request",
+                f"the resume entry for {self.interrupt_id!r} is resolved but has no payload; "
+                'send {"approved": true} or {"approved": false}',
+            )
+        payload = self.payload
+        if payload.approved:
+            return ApprovalAnswer("approve", payload.edited_args, payload.reason)
+        return ApprovalAnswer("reject", payload.edited_args, payload.reason)
+
+
 class RunAgentInput(_Camel):
     """AG-UI 1.0's ``RunAgentInput``. goldpath keeps the thread's history itself, so of the
-    messages only the last user message is read: it is the chat message of the run."""
+    messages only the last user message is read: it is the chat message of the run. With
+    ``resume``, no message is read: the entry answers the call a run of the thread waits
+    for, and that run goes on."""
 
     thread_id: str = Field(description="the client's own thread id, scoped to the user")
     run_id: str = Field(description="the client's own run id, scoped to the user")
     messages: list[InputMessage]
-    resume: list[dict[str, Any]] | None = None
+    resume: list[ResumeEntry] | None = None
+
+    def resume_entry(self) -> ResumeEntry | None:
+        """The one answer of ``resume``; goldpath asks for one call at a time."""
+        if not self.resume:
+            return None
+        if len(self.resume) > 1:
+            ids = ", ".join(repr(entry.interrupt_id) for entry in self.resume)
+            raise ConflictError(
+                f"resume answers {len(self.resume)} interrupts ({ids}), but a goldpath run "
+                "waits for one call at a time; answer the interrupt of the last RUN_FINISHED"
+            )
+        return self.resume[0]
 
     def chat_message(self) -> str:
         for message in reversed(self.messages):
@@ -105,7 +159,12 @@ def agui_id(kind: str, user_id: str, client_id: str) -> str:
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "no valid access token"},
-    409: {"model": ErrorBody, "description": "runId was used already by this user"},
+    404: {"model": ErrorBody, "description": "resume: no such thread for this user"},
+    409: {
+        "model": ErrorBody,
+        "description": "runId was used already by this user; resume: no run of the thread "
+        "waits for that call (answered already, or never asked)",
+    },
     422: {"model": ErrorBody, "description": "not a RunAgentInput with a user message"},
     429: {"model": ErrorBody, "description": "rate limited; see the Retry-After header"},
 }
@@ -120,15 +179,18 @@ async def run_agent(
     body: RunAgentInput, request: Request, state: State, user_id: User
 ) -> StreamingResponse:
     """Run the agent on the last user message of an AG-UI ``RunAgentInput`` and stream the
-    run as AG-UI 1.0 events (SSE, each ``id: <epoch>:<offset>``). A refusal before the run
-    starts is an HTTP error; once it started, the stream ends with RUN_FINISHED or RUN_ERROR.
+    run as AG-UI 1.0 events (SSE, each ``id: <epoch>:<offset>``); with ``resume``, answer
+    the call a run of the thread waits for and stream that run going on. A refusal before
+    the run starts is an HTTP error; once it started, the stream ends with RUN_FINISHED
+    (outcome ``interrupt`` when the run waits for a person) or RUN_ERROR.
     """
-    message = body.chat_message()
     for name, value in (("threadId", body.thread_id), ("runId", body.run_id)):
         if not is_real_id(value):
             raise ApiError(422, "bad_request", f"{name} {value!r} cannot be an id; send a real id")
-    if body.resume:
-        raise ConflictError("this run waits for no interrupt; send the next run without resume")
+    entry = body.resume_entry()
+    if entry is not None:
+        return await _continue(body, entry, request, state, user_id)
+    message = body.chat_message()
     thread_id = agui_id("thr", user_id, body.thread_id)
     subscription = await state.hub.for_user(user_id).subscribe()
     try:
@@ -150,6 +212,45 @@ async def run_agent(
         live(subscription, accepted.run_id, mapping),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
+    )
+
+
+async def _continue(
+    body: RunAgentInput, entry: ResumeEntry, request: Request, state: AppState, user_id: str
+) -> StreamingResponse:
+    """Answer the call of ``entry`` (the run of the thread that waits for it goes on, here)
+    and stream the rest of that run as the AG-UI run ``body.run_id``: from RUN_STARTED to
+    its end, or to the next call it waits for."""
+    answer = entry.answer()
+    thread_id = agui_id("thr", user_id, body.thread_id)
+    waiting = [
+        paused
+        for paused in await state.store.waiting_runs(user_id, thread_id)
+        if paused.call_id == entry.interrupt_id
+    ]
+    if not waiting:
+        raise ConflictError(
+            f"no run of the thread {body.thread_id!r} waits for the call "
+            f"{entry.interrupt_id!r} (answered already, ended, or never asked); "
+            "send the next run without resume"
+        )
+    run_id = waiting[-1].run.run_id
+    subscription = await state.hub.for_user(user_id).subscribe()
+    try:
+        await state.runs.answer(
+            user_id,
+            run_id,
+            entry.interrupt_id,
+            answer,
+            request_id=getattr(request.state, "request_id", None),
+            audit={"source": "ag-ui"},
+        )
+    except BaseException:
+        subscription.close()
+        raise
+    mapping = RunMapping(body.thread_id, body.run_id, after_answers=1)
+    return StreamingResponse(
+        live(subscription, run_id, mapping), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 

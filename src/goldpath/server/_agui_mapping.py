@@ -14,7 +14,7 @@ to JSON once, here.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,8 @@ from goldpath.events import (
     AgentCompleted,
     AgentStarted,
     AgentThinking,
+    ApprovalRequested,
+    ApprovalResolved,
     Event,
     MessageDelta,
     ToolCompleted,
@@ -31,6 +33,7 @@ from goldpath.events import (
 from goldpath.store import MessageRecord
 
 __all__ = [
+    "APPROVAL_SCHEMA",
     "PROTOCOL_VERSION",
     "AguiEvent",
     "RunMapping",
@@ -41,6 +44,21 @@ __all__ = [
 
 PROTOCOL_VERSION = "1.0"
 """The AG-UI version goldpath speaks, declared in every RUN_STARTED."""
+
+APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "boolean"},
+        "editedArgs": {
+            "type": "object",
+            "description": "approve only: the arguments the tool runs with instead (all of them)",
+        },
+        "reason": {"type": "string", "description": "reject only: told to the model"},
+    },
+    "required": ["approved"],
+}
+"""The answer a goldpath interrupt expects in ``resume[].payload``: AG-UI 1.0's approve-with-
+edits pattern for tool calls, and a reason for a rejection."""
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _string = json.encoder.encode_basestring  # the same string escaping as _encode
@@ -84,22 +102,44 @@ def _usage(data: AgentCompleted) -> dict[str, Any]:
 
 
 class RunMapping:
-    """The AG-UI events of one run, made from its goldpath events in the order they came.
+    """The AG-UI events of one AG-UI run, made from goldpath events in the order they came.
 
-    ``thread_id`` and ``run_id`` are the client's own ids, echoed by RUN_STARTED and by
-    RUN_FINISHED; the ids of messages, reasoning and tool results are made from ``run_id``
-    and the offset of the event that opens them, so they too are the same on every replay.
+    A goldpath run that waits for approvals is several AG-UI runs: the first ends with
+    RUN_FINISHED, outcome ``interrupt``, at ``approval_requested``; each answer
+    (``approval_resolved``) starts the next, with RUN_STARTED, which the ``resume`` of the
+    next ``POST /ag-ui`` asked for. ``after_answers`` picks one of them: 0 the first, n the
+    one after the run's n-th answer (the events before it make nothing).
+
+    ``thread_id`` and ``run_id`` are the client's own ids of that AG-UI run, echoed by
+    RUN_STARTED and by RUN_FINISHED; the ids of messages, reasoning and tool results are
+    made from ``run_id`` and the offset of the event that opens them, so they too are the
+    same on every replay.
     """
 
-    __slots__ = ("_offset", "_run_id", "_text", "_thread_id", "finished")
+    __slots__ = (
+        "_answered",
+        "_offset",
+        "_run_id",
+        "_skip",
+        "_text",
+        "_thread_id",
+        "closing",
+        "finished",
+    )
 
-    def __init__(self, thread_id: str, run_id: str) -> None:
+    def __init__(self, thread_id: str, run_id: str, *, after_answers: int = 0) -> None:
         self._thread_id = thread_id
         self._run_id = run_id
+        self._skip = after_answers
         self._offset = 0
         self._text: str | None = None  # the id of the assistant message being streamed
+        self._answered: str | None = None  # the call asked for in the AG-UI run before
         self.finished = False
-        """True once the run's RUN_FINISHED or RUN_ERROR has been made."""
+        """True once this AG-UI run's RUN_FINISHED or RUN_ERROR has been made."""
+        self.closing = 0
+        """How many of the last events made close the AG-UI run: its RUN_FINISHED or
+        RUN_ERROR and, for an interrupt, the call it asks about (which a MESSAGES_SNAPSHOT
+        of the thread does not hold)."""
 
     @property
     def offset(self) -> int:
@@ -110,6 +150,8 @@ class RunMapping:
         """The AG-UI events for the next goldpath event of the run: one or more."""
         out: list[AguiEvent] = []
         data = event.data
+        if self.finished or (self._skip and not self._starts(data)):
+            return out  # another AG-UI run's
         stamp = _timestamp(event.ts)
         if isinstance(data, MessageDelta):
             if self._text is None:
@@ -133,23 +175,21 @@ class RunMapping:
             self._add(out, "TEXT_MESSAGE_END", stamp, {"messageId": self._text})
             self._text = None
         if isinstance(data, AgentStarted):
-            self._add(
-                out,
-                "RUN_STARTED",
-                stamp,
-                {
-                    "threadId": self._thread_id,
-                    "runId": self._run_id,
-                    "protocolVersion": PROTOCOL_VERSION,
-                },
-            )
+            self._started(out, stamp)
+        elif isinstance(data, ApprovalResolved):
+            if self._offset == 0:  # the answer the resume of this AG-UI run gave
+                self._answered = data.call_id
+                self._started(out, stamp)
         elif isinstance(data, AgentThinking):
             self._thought(out, stamp, data.thought)
         elif isinstance(data, ToolExecuting):
-            call = {"toolCallId": data.call_id}
-            self._add(out, "TOOL_CALL_START", stamp, {**call, "toolCallName": data.tool})
-            self._add(out, "TOOL_CALL_ARGS", stamp, {**call, "delta": _encode(dict(data.args))})
-            self._add(out, "TOOL_CALL_END", stamp, call)
+            if data.call_id == self._answered:
+                self._answered = None  # the call went out before the interrupt: AG-UI 1.0
+                return out  # sends only its TOOL_CALL_RESULT in the resumed run
+            self._call(out, stamp, data.call_id, data.tool, data.args)
+        elif isinstance(data, ApprovalRequested):
+            self._call(out, stamp, data.call_id, data.tool, data.args)
+            self._interrupt(out, stamp, data)
         elif isinstance(data, ToolCompleted):
             self._add(
                 out,
@@ -166,6 +206,41 @@ class RunMapping:
             self._end(out, stamp, data)
         return out
 
+    def _starts(self, data: object) -> bool:
+        """Whether ``data`` starts the AG-UI run being made: the n-th answer of the run."""
+        if isinstance(data, ApprovalResolved):
+            self._skip -= 1
+        return self._skip == 0 and isinstance(data, ApprovalResolved)
+
+    def _started(self, out: list[AguiEvent], stamp: int) -> None:
+        run = {"threadId": self._thread_id, "runId": self._run_id}
+        self._add(out, "RUN_STARTED", stamp, {**run, "protocolVersion": PROTOCOL_VERSION})
+
+    def _call(
+        self, out: list[AguiEvent], stamp: int, call_id: str, tool: str, args: Mapping[str, Any]
+    ) -> None:
+        call = {"toolCallId": call_id}
+        self._add(out, "TOOL_CALL_START", stamp, {**call, "toolCallName": tool})
+        self._add(out, "TOOL_CALL_ARGS", stamp, {**call, "delta": _encode(dict(args))})
+        self._add(out, "TOOL_CALL_END", stamp, call)
+
+    def _interrupt(self, out: list[AguiEvent], stamp: int, data: ApprovalRequested) -> None:
+        """RUN_FINISHED of a run that waits for a person: AG-UI 1.0's interrupt outcome,
+        bound to the call just sent (goldpath asks for one call at a time)."""
+        self.finished = True
+        self.closing = 4  # TOOL_CALL_START, _ARGS, _END and this
+        interrupt = {
+            "id": data.call_id,
+            "reason": "tool_call",
+            "message": f"Approve the call of the tool {data.tool!r}?",
+            "toolCallId": data.call_id,
+            "responseSchema": APPROVAL_SCHEMA,
+            "metadata": {"tool": data.tool, "args": dict(data.args)},
+        }
+        run = {"threadId": self._thread_id, "runId": self._run_id}
+        outcome = {"type": "interrupt", "interrupts": [interrupt]}
+        self._add(out, "RUN_FINISHED", stamp, {**run, "outcome": outcome})
+
     def _thought(self, out: list[AguiEvent], stamp: int, thought: str) -> None:
         """A thought is one reasoning span holding one reasoning message."""
         span = f"{self._run_id}.reasoning.{self._offset + 1}"
@@ -177,12 +252,9 @@ class RunMapping:
         self._add(out, "REASONING_END", stamp, {"messageId": span})
 
     def _end(self, out: list[AguiEvent], stamp: int, data: AgentCompleted) -> None:
-        """RUN_FINISHED for a run that succeeded or was cancelled, RUN_ERROR otherwise.
-
-        Approvals (a run waiting for a person) will end a stream here with RUN_FINISHED and
-        the outcome ``{"type":"interrupt","interrupts":[...]}``, one per pending call.
-        """
+        """RUN_FINISHED for a run that succeeded or was cancelled, RUN_ERROR otherwise."""
         self.finished = True
+        self.closing = 1
         usage = _usage(data)
         if data.status in ("ok", "cancelled"):
             outcome = {"type": "success" if data.status == "ok" else "cancelled"}

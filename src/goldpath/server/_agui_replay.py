@@ -15,8 +15,15 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from goldpath.engine import PausedRun
 from goldpath.errors import SubscriptionClosedError
-from goldpath.events import AgentCompleted, Event, decode_event, utc_timestamp
+from goldpath.events import (
+    AgentCompleted,
+    ApprovalRequested,
+    Event,
+    decode_event,
+    utc_timestamp,
+)
 from goldpath.server._agui_mapping import (
     AguiEvent,
     RunMapping,
@@ -24,7 +31,7 @@ from goldpath.server._agui_mapping import (
     messages_snapshot,
     sse,
 )
-from goldpath.store import RunEventRecord, RunRecord, Store
+from goldpath.store import PausedRunRecord, RunEventRecord, RunRecord, Store
 from goldpath.stream import Replay, Subscription, UserStream
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "ResumedRun",
     "SourcedEvent",
     "known_events",
+    "request_of",
     "terminal_of",
 ]
 
@@ -116,10 +124,22 @@ def terminal_of(run: RunRecord, epoch: str) -> SourcedEvent:
     return SourcedEvent(epoch, Event(0, run.run_id, run.thread_id, run.agent, ts, completed))
 
 
+def request_of(paused: PausedRunRecord, epoch: str) -> SourcedEvent:
+    """The ``approval_requested`` of a waiting run as the store tells it, for a run whose
+    own event is not known (never sent by a process that died as the run paused)."""
+    state = PausedRun.from_json(paused.state)
+    asked = ApprovalRequested(paused.call_id, state.tool, state.args)
+    run = paused.run
+    return SourcedEvent(
+        epoch, Event(0, run.run_id, run.thread_id, run.agent, utc_timestamp(), asked)
+    )
+
+
 class ResumedRun:
     """One resumed response: the run's known events after the client's position, then live."""
 
     __slots__ = (
+        "_after",
         "_client",
         "_end_check",
         "_run",
@@ -140,10 +160,12 @@ class ResumedRun:
         client: tuple[str, str],
         *,
         window: int,
+        after_answers: int = 0,
         end_check: float = END_CHECK_SECONDS,
     ) -> None:
         """``subscription`` is to ``stream``, made before anything is read; ``client`` the
-        client's (threadId, runId); ``window`` how many events the stream always holds."""
+        client's (threadId, runId) of the AG-UI run that ``after_answers`` picks of the
+        run's (`RunMapping`); ``window`` how many events the stream always holds."""
         self._store = store
         self._stream = stream
         self._sub = subscription
@@ -151,10 +173,11 @@ class ResumedRun:
         self._run = run
         self._client = client
         self._window = window
+        self._after = after_answers
         self._end_check = end_check
 
     async def events(self, position: tuple[str, int] | None) -> AsyncIterator[str]:
-        sub, mapping = self._sub, RunMapping(*self._client)
+        sub, mapping = self._sub, self._mapping()
         last = f"{sub.epoch}:0"
         try:
             known = await self._known()
@@ -194,35 +217,57 @@ class ResumedRun:
             self._store, self._stream, self._sub.epoch, self._user_id, self._run, self._window
         )
 
-    async def _snapshot(self, known: list[SourcedEvent]) -> AsyncIterator[str]:
-        """MESSAGES_SNAPSHOT of the thread once the run has ended, standing for every event
-        of the run but its last, then that last event (RUN_FINISHED or RUN_ERROR)."""
-        if not known or known[-1].event.type != "agent_completed":
-            completed = await self._until_end()
-            known = (await self._known()).events
-            if not known or known[-1].event.type != "agent_completed":
-                if completed is None:
-                    completed = terminal_of(self._run, self._sub.epoch)
-                known = [*known, completed]
-        mapping = RunMapping(*self._client)
+    def _mapping(self) -> RunMapping:
+        return RunMapping(*self._client, after_answers=self._after)
+
+    def _closing(self, known: list[SourcedEvent]) -> list[tuple[str, AguiEvent]] | None:
+        """The events in ``known`` that close the AG-UI run (`RunMapping.closing`), or None
+        when its end is not among them."""
+        mapping = self._mapping()
         numbered = [(s.epoch, agui) for s in known for agui in mapping.map(s.event)]
-        epoch, terminal = numbered[-1]
+        return numbered[-mapping.closing :] if mapping.finished else None
+
+    async def _snapshot(self, known: list[SourcedEvent]) -> AsyncIterator[str]:
+        """MESSAGES_SNAPSHOT of the thread once the AG-UI run has ended (the run ended or
+        waits for approval), standing for every event of it but the ones that close it,
+        then those: RUN_FINISHED or RUN_ERROR, after the call an interrupt asks about."""
+        closing = self._closing(known)
+        if closing is None:
+            ending = await self._until_end()
+            known = (await self._known()).events
+            closing = self._closing(known)
+            if closing is None:
+                closing = self._closing([*known, ending or await self._told_end()])
+        assert closing is not None  # an end event ends every AG-UI run it reaches
+        epoch, first = closing[0]
         messages = await self._store.list_messages(self._user_id, self._run.thread_id)
-        yield f"id: {epoch}:{terminal.offset - 1}\ndata: {messages_snapshot(messages)}\n\n"
-        yield sse(epoch, terminal)
+        yield f"id: {epoch}:{first.offset - 1}\ndata: {messages_snapshot(messages)}\n\n"
+        for epoch, agui in closing:
+            yield sse(epoch, agui)
 
     async def _until_end(self) -> SourcedEvent | None:
-        """Wait until the run has ended: its agent_completed arrives (returned), or the
-        store says it ended (None: a run whose process died may never send one)."""
+        """Wait until the run has ended or waits: its agent_completed or approval_requested
+        arrives (returned), or the store says so (None: a run whose process died may never
+        send one)."""
         while self._run.status == "running":
             try:
                 event = await asyncio.wait_for(self._sub.get(), self._end_check)
             except TimeoutError:
                 self._run = await self._store.get_run(self._user_id, self._run.run_id)
                 continue
-            if event.run_id == self._run.run_id and event.type == "agent_completed":
+            if event.run_id == self._run.run_id and event.type in _ENDS:
                 return SourcedEvent(self._sub.epoch, event)
         return None
+
+    async def _told_end(self) -> SourcedEvent:
+        """The run's end as the store tells it: the call it waits for, or its status."""
+        if self._run.status == "waiting":
+            paused = await self._store.paused_run(self._user_id, self._run.run_id)
+            return request_of(paused, self._sub.epoch)
+        return terminal_of(self._run, self._sub.epoch)
+
+
+_ENDS = frozenset({"agent_completed", "approval_requested"})
 
 
 def _start(numbered: list[tuple[str, AguiEvent]], position: tuple[str, int] | None) -> int | None:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.engine import Connection
 
 from goldpath.errors import ConflictError, RunFinishedError
 
-from ._queries import owned_run, run_record
+from ._queries import owned_run, owned_thread, run_record
 from ._records import RunEventBatch, RunEventRecord, RunLease, RunRecord
 from ._run_events import insert_run_events
 from ._schema import runs
@@ -125,6 +125,39 @@ class RunPauseMethods:
             )
 
         return await self._run("continue a paused run", take, write=True)
+
+    async def paused_run(self, owner_id: str, run_id: str) -> PausedRunRecord:
+        """The owner's run waiting for approval as stored, left waiting: what it waits for.
+
+        `NotFoundError` for a missing run or someone else's; `ConflictError` when it is not
+        waiting.
+        """
+        query = select(runs).where(runs.c.run_id == run_id, runs.c.owner_id == owner_id)
+
+        def read(conn: Connection) -> PausedRunRecord:
+            row = conn.execute(query.where(runs.c.status == "waiting")).first()
+            if row is not None:
+                return _paused(row)
+            status = owned_run(conn, owner_id, run_id).status
+            raise ConflictError(f"run {run_id!r} is not waiting for approval (it is {status!r})")
+
+        return await self._run("read a paused run", read, write=False)
+
+    async def waiting_runs(self, owner_id: str, thread_id: str) -> list[PausedRunRecord]:
+        """The owner's runs of ``thread_id`` waiting for approval, oldest first, left
+        waiting; `NotFoundError` for a missing thread or someone else's."""
+        query = (
+            select(runs)
+            .where(runs.c.thread_id == thread_id, runs.c.owner_id == owner_id)
+            .where(runs.c.status == "waiting")
+            .order_by(runs.c.created_at, runs.c.run_id)
+        )
+
+        def read(conn: Connection) -> list[PausedRunRecord]:
+            owned_thread(conn, owner_id, thread_id)
+            return [_paused(row) for row in conn.execute(query)]
+
+        return await self._run("read the waiting runs of a thread", read, write=False)
 
     async def take_expired_approvals(self, lease: RunLease) -> list[PausedRunRecord]:
         """Take back to ``running`` under ``lease`` every waiting run whose approval
