@@ -325,24 +325,31 @@ class RunService:
         """
         require_run_id(run_id)
         run = self._runs.get(run_id)
-        if run is None or run.user_id != user_id:
-            record = await self._store.get_run(user_id, run_id)
-            if record.status == "waiting":
+        if run is not None and run.user_id == user_id:
+            if not run.started:
+                await asyncio.sleep(0)  # the task's first step is already scheduled: let it run
+            if not run.finishing and run.task is not None and not run.task.done():
+                run.task.cancel()
+                return
+        record = await self._store.get_run(user_id, run_id)
+        if record.status == "waiting":  # paused for approval (maybe by this node just now)
+            try:
                 taken = await self._store.continue_paused_run(user_id, run_id, None, self._lease)
+            except ConflictError:  # answered meanwhile: it runs again, somewhere
+                record = await self._store.get_run(user_id, run_id)
+            else:
                 await self._end_paused(taken, "cancelled")
                 return
-            if record.status != "running":
-                raise _finished(run_id, record.status)
-            if record.node_id is not None and record.node_id != self._cluster.node_id:
-                await self._cluster.send_cancel(record.node_id, run_id)
-            return  # a run of this node that ended meanwhile, or one a stopped node left
-        if not run.started:
-            await asyncio.sleep(0)  # the task's first step is already scheduled: let it run
-        if run.finishing or run.task is None or run.task.done():
+        if record.status != "running":
+            raise _finished(run_id, record.status)
+        if record.node_id is not None and record.node_id != self._cluster.node_id:
+            await self._cluster.send_cancel(record.node_id, run_id)
+            return
+        if run is not None and run.user_id == user_id:
             raise ConflictError(
                 f"run {run_id!r} is already finishing; only a running run can be cancelled"
             )
-        run.task.cancel()
+        self.cancel_here(run_id)  # continued here meanwhile; nothing for a run a stopped node left
 
     async def stop_thread(self, user_id: str, thread_id: str) -> None:
         """Cancel the user's runs of the thread, here and on other nodes, and wait until
