@@ -117,8 +117,10 @@ class SocketProxy:
 
     def __init__(self, page: Page) -> None:
         self.connections: list[Connection] = []
-        # For the first connection only: drop it instead of delivering a frame it accepts.
+        # For the first connection only: drop it instead of delivering a frame it accepts,
+        # to the page (drop_when) or to the server (drop_sent_when).
         self.drop_when: Callable[[dict[str, Any]], bool] | None = None
+        self.drop_sent_when: Callable[[dict[str, Any]], bool] | None = None
         self.hold_events = False
         page.route_web_socket("**/ws", self._route)
 
@@ -142,7 +144,14 @@ class SocketProxy:
         self.connections.append(conn)
 
         def to_server(message: str | bytes) -> None:
-            conn.sent.append(json.loads(message))
+            frame = json.loads(message)
+            first = conn is self.connections[0]
+            if first and self.drop_sent_when is not None and self.drop_sent_when(frame):
+                self.drop_sent_when = None
+                conn.dropped = True
+                ws.close(code=4000, reason="dropped by the test")  # the frame is lost
+                return
+            conn.sent.append(frame)
             server.send(message)
 
         def to_page(message: str | bytes) -> None:

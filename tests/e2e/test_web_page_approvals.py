@@ -103,6 +103,12 @@ def test_edited_args_are_checked_then_approved_and_the_tool_runs_with_them(
     approve.click()
     expect(error).to_contain_text("must be a JSON object")
     assert proxy.sent("approve") == []
+    args.fill('{"title": "nul\\u0000"}')  # an object the server refuses: its reason shows
+    approve.click()
+    expect(error).to_contain_text("NUL")
+    expect(card).to_have_attribute("data-state", "waiting")
+    expect(approve).to_be_focused()
+    expect(page.get_by_test_id("chat-error")).to_be_hidden()
 
     args.fill('{"title": "old groceries"}')
     approve.click()
@@ -118,7 +124,8 @@ def test_edited_args_are_checked_then_approved_and_the_tool_runs_with_them(
     expect(tool_step.get_by_test_id("tool-result")).to_have_text("deleted 'old groceries'")
     assert deleted.count("old groceries") == 1
     assert "groceries" not in deleted
-    [frame] = proxy.sent("approve")
+    refused, frame = proxy.sent("approve")
+    assert refused["args"] == {"title": "nul\x00"}
     assert frame["decision"] == "approve"
     assert frame["args"] == {"title": "old groceries"}
 
@@ -174,6 +181,25 @@ def test_a_resumed_socket_brings_the_card_that_was_lost_with_the_old_one(
     card.get_by_test_id("approve-button").click()
     _finished(page, "approve")
     assert deleted.count("receipts") == 1
+
+
+def test_an_answer_lost_with_the_socket_can_be_given_again(server: Server, page: Page) -> None:
+    proxy = SocketProxy(page)
+    proxy.drop_sent_when = lambda frame: frame.get("type") == "approve"
+    register(page, server.base_url)
+    ask(page, "delete letters")
+    card = _waiting_card(page, "letters")
+    approve = card.get_by_test_id("approve-button")
+    approve.click()  # never reaches the server: the socket drops instead
+    expect(card).to_have_attribute("data-state", "waiting")  # the controls come back
+    expect(approve).to_be_focused()
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+    assert len(proxy.connections) == 2
+    assert "letters" not in deleted
+    approve.click()
+    _finished(page, "approve")
+    assert deleted.count("letters") == 1
+    assert len(proxy.sent("approve")) == 1  # the lost one was never sent
 
 
 def test_a_call_answered_in_another_tab_resolves_the_card_here(

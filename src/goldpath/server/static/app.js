@@ -500,6 +500,7 @@
     $(".approval-card", li).setAttribute("aria-label", `Approval of ${data.tool}`);
     byTestId("approval-tool", li).textContent = data.tool;
     card.args.value = text;
+    card.args.rows = Math.min(12, text.split("\n").length + 1);
     card.error.id = `approval-error-${(cardCount += 1)}`;
     card.args.setAttribute("aria-describedby", card.error.id);
     card.args.addEventListener("input", () => markArgs(card, ""));
@@ -587,14 +588,18 @@
 
   function setCardBusy(card, busy) {
     card.busy = busy;
+    const hadFocus = card.li.contains(document.activeElement);
     // The focus would be lost with the disabled button: it waits on the note instead.
-    if (busy && card.li.contains(document.activeElement)) {
+    if (busy && hadFocus) {
       card.note.tabIndex = -1;
       card.note.focus();
     }
     for (const control of [card.args, card.reason, card.approve, card.reject]) control.disabled = busy;
     card.li.dataset.state = busy ? "sending" : "waiting";
-    if (!busy) show(card.note, false);
+    if (!busy) {
+      show(card.note, false);
+      if (hadFocus) card.approve.focus();
+    }
   }
 
   // An error frame names no frame it answers; one without a `ref` (a chat's carries its
@@ -607,10 +612,8 @@
       card.note.textContent = "This call was already answered elsewhere.";
       return;
     }
-    const hadFocus = card.li.contains(document.activeElement);
     setCardBusy(card, false);
     setError(card.error, frame.message);
-    if (hadFocus) card.approve.focus();
   }
 
   function resolveCard(card, outcome) {
