@@ -2,10 +2,12 @@
 
     python scripts/screenshot.py [output directory, default docs]
 
-Writes screenshot.png (desktop: finished runs with their tool steps and a Markdown answer)
-and screenshot-narrow.png (a phone: the thread drawer open over the conversation). Runs
-the real app (offline model, a temporary data directory) on a loopback port and drives
-Debian's chromium (/usr/bin/chromium) with Playwright; no network is used.
+Writes screenshot.png (desktop: finished runs with their tool steps and a Markdown answer),
+screenshot-narrow.png (a phone: the thread drawer open over the conversation) and
+screenshot-approval.png (a run waiting for approval of its calculator call, with a call
+approved before it). Runs the real app (offline model, a temporary data directory; for the
+approval picture ``approval_tools=["calculator"]``) on a loopback port and drives Debian's
+chromium (/usr/bin/chromium) with Playwright; no network is used.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -37,27 +42,40 @@ QUESTIONS = ["What is 17 * 23?", "And that plus 9?", "What can you do?"]
 
 
 def main(out: Path) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            with serving() as url:
+                desktop(browser, url, out / "screenshot.png")
+                narrow(browser, url, out / "screenshot-narrow.png")
+            with serving(approval_tools=["calculator"]) as url:
+                approval(browser, url, out / "screenshot-approval.png")
+        finally:
+            browser.close()
+
+
+@contextmanager
+def serving(**settings: Any) -> Iterator[str]:
+    """The app on a loopback port with a throwaway data directory; yields its URL."""
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(
-            data_dir=Path(data_dir), password_hash_time_cost=1, password_hash_memory_kib=1024
+        app = create_app(
+            Settings(
+                data_dir=Path(data_dir),
+                password_hash_time_cost=1,
+                password_hash_memory_kib=1024,
+                **settings,
+            )
         )
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(16)
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-                )
-                try:
-                    desktop(browser, url, out / "screenshot.png")
-                    narrow(browser, url, out / "screenshot-narrow.png")
-                finally:
-                    browser.close()
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
         finally:
             server.should_exit = True
             thread.join(timeout=15)
@@ -90,6 +108,23 @@ def narrow(browser: Browser, url: str, out: Path) -> None:
     expect(page.get_by_test_id("thread-item")).to_have_count(2)
     page.get_by_test_id("drawer-button").click()
     expect(page.get_by_test_id("drawer")).to_be_visible()
+    page.screenshot(path=str(out))
+    page.close()
+
+
+def approval(browser: Browser, url: str, out: Path) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 860})
+    enter(page, url, "ada")
+    page.get_by_test_id("chat-input").fill("What is 17 * 23?")
+    page.get_by_test_id("chat-input").press("Enter")
+    page.get_by_test_id("approve-button").click()
+    expect(page.get_by_test_id("status-badge").first).to_have_text("Completed")
+    page.get_by_test_id("chat-input").fill("And that plus 9?")
+    page.get_by_test_id("chat-input").press("Enter")
+    card = page.get_by_test_id("approval").last
+    expect(card).to_have_attribute("data-state", "waiting")
+    card.get_by_test_id("approval-args").fill('{\n  "expression": "391 + 10"\n}')
+    page.get_by_test_id("conversation").evaluate("c => { c.scrollTop = c.scrollHeight; }")
     page.screenshot(path=str(out))
     page.close()
 
