@@ -10,6 +10,7 @@ import pytest
 from goldpath.events import (
     AgentCompleted,
     AgentStarted,
+    ApprovalRequested,
     Event,
     EventData,
     EventSink,
@@ -106,6 +107,43 @@ async def test_agent_completed_rows_of_runs_ending_together_share_one_write(
         stored = await store.list_run_events(user_id, run_id)
         assert [e.seq for e in stored] == [1, 2, 3]
         assert '"type":"agent_completed"' in stored[-1].frame
+
+
+async def test_approval_requested_is_stored_at_once_not_after_the_write_delay(
+    store: Store, ann: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paused run may wait for hours on its approval_requested: a node lost within the
+    group-commit delay must not take the only stored copy of it along."""
+    user_id, thread_id = ann
+    written = asyncio.Event()
+    original = store.append_run_event_batches
+
+    async def noted(batches):  # type: ignore[no-untyped-def]
+        await original(batches)
+        written.set()
+
+    monkeypatch.setattr(store, "append_run_event_batches", noted)
+    recorder = EventRecorder(store, write_delay=60.0)
+    sink = RecordedStreams(InMemoryStreamHub(), recorder).for_user(user_id)
+    await store.start_run(user_id, thread_id, "run_1", "supervisor", "hi")
+    recorder.start(user_id, "run_1")
+    sent = await _run(sink, "run_1", thread_id, 1)
+    events, next_seq = await recorder.pausing("run_1")  # what RunService._pause does
+    await store.pause_run(
+        user_id,
+        "run_1",
+        call_id="c1",
+        state="{}",
+        waits_for=60,
+        next_event_seq=next_seq,
+        events=events,
+    )
+    asked = ApprovalRequested("c1", "delete_note", {"title": "x"})
+    sent.append(await sink.append("run_1", thread_id, "supervisor", utc_timestamp(), asked))
+    await asyncio.wait_for(written.wait(), 5.0)  # not the 60 s group-commit delay
+    assert await store.list_run_events(user_id, "run_1") == _as_stored(sent)
+    assert next_seq == len(sent) + 1
+    await recorder.close()
 
 
 async def test_a_long_run_is_flushed_in_bounded_batches_and_read_in_order(

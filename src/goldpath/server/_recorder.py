@@ -11,7 +11,10 @@ them in few writes:
   transaction `RunService` already makes (`take`), so a finished run's steps are stored
   before ``agent_completed`` is sent;
 - ``agent_completed`` itself just after it is sent: it is the only event whose offset is
-  not known before the answer must be stored.
+  not known before the answer must be stored;
+- ``approval_requested`` (sent after the run's pause is stored, for the same reason) at
+  once, not group-committed: the run may wait on it for hours, and a node lost within the
+  write delay would lose the only stored copy of what the run waits for.
 
 Batches during runs and ``agent_completed`` rows are group-committed: queued and written
 ``write_delay`` seconds later, all of them in one transaction, so under load the extra
@@ -103,7 +106,8 @@ class EventRecorder:
         if run.ending:  # agent_completed (or approval_requested), sent after the status
             if event.type in _LAST_EVENTS:
                 del self._runs[event.run_id]
-            self._queue(RunEventBatch(run.user_id, event.run_id, [stored]))
+            batch = RunEventBatch(run.user_id, event.run_id, [stored])
+            self._queue(batch, at_once=event.type == "approval_requested")
             return
         now = time.monotonic()
         if not run.events:
@@ -169,13 +173,20 @@ class EventRecorder:
 
     # writing
 
-    def _queue(self, batch: RunEventBatch) -> None:
+    def _queue(self, batch: RunEventBatch, *, at_once: bool = False) -> None:
+        """Queue ``batch`` for the next write, ``write_delay`` from now or ``at_once``."""
         self._pending.append(batch)
+        if at_once and self._writer is not None:
+            self._writer.cancel()  # still waiting out the delay: it writes nothing
+            self._writer = None
         if self._writer is None:
-            self._writer = asyncio.create_task(self._write_soon(), name="goldpath event writer")
+            delay = 0.0 if at_once else self._write_delay
+            self._writer = asyncio.create_task(
+                self._write_soon(delay), name="goldpath event writer"
+            )
 
-    async def _write_soon(self) -> None:
-        await asyncio.sleep(self._write_delay)
+    async def _write_soon(self, delay: float) -> None:
+        await asyncio.sleep(delay)
         self._writer = None
         await self._write()
 
