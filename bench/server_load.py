@@ -8,11 +8,14 @@ another run) and the server's RSS per idle connection. The same client then driv
 uvicorn WebSocket echo app (`_echo_app.py`) with the same number of frames per "chat" as a
 goldpath run has events: the ceiling for events per second on this machine.
 
-Both servers run as subprocesses of this script on 127.0.0.1 (uvicorn, default options,
-offline model, a fresh data directory). Users register and log in during set-up, which is
-not timed: argon2 is slow by design, so the bench lowers its cost for set-up only.
+Both servers run as subprocesses of this script on 127.0.0.1 (uvicorn with `goldpath
+serve`'s options, offline model, a fresh data directory; `_load_common.py`). Users register
+and log in during set-up, which is not timed: argon2 is slow by design, so the bench lowers
+its cost for set-up only. ``--open-loop`` and ``--idle`` are issue 16's modes (see --help).
 
-    /work/venv/bin/python bench/server_load.py --users 10,100,1000 --chats 5 --write-docs
+    .venv/bin/python bench/server_load.py --users 10,100,1000 --chats 5 --write-docs
+    .venv/bin/python bench/server_load.py --open-loop --users 1000 --rate 200 --write-docs
+    .venv/bin/python bench/server_load.py --idle 10000 --write-docs
 """
 
 from __future__ import annotations
@@ -20,13 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import resource
 import shlex
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,16 +33,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil  # type: ignore[import-untyped]
-from websockets.asyncio.client import ClientConnection, connect
+from _load_common import (
+    RECV_TIMEOUT,
+    Server,
+    make_users,
+    open_sockets,
+    raise_fd_limit,
+    serve,
+    versions,
+    write_docs,
+)
+from _stats import percentile
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-BENCH = Path(__file__).resolve().parent
-DOCS = BENCH.parent / "docs" / "benchmarks.md"
 HEADING = "## Server load"
 PROMPT = "What is 17 * 23?"
-PASSWORD = "server-load-password"
 EVENTS = frozenset(
     {
         "agent_started",
@@ -55,104 +59,7 @@ EVENTS = frozenset(
         "agent_completed",
     }
 )
-RECV_TIMEOUT = 60.0  # no frame for this long counts as a missing event
 LEVEL_TIMEOUT = 150.0  # a level that takes longer is stopped and its unfinished chats counted
-
-
-def raise_fd_limit() -> int:
-    """1,000 sockets need more than the usual 1,024 descriptors (each side holds one)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-# ---- the servers, each in its own process --------------------------------------------
-
-
-def serve(kind: str, port: int, data_dir: str) -> None:
-    """Run in the child process: the goldpath app or the echo app under uvicorn."""
-    raise_fd_limit()
-    import uvicorn
-
-    app: Any
-    if kind == "echo":
-        sys.path.insert(0, str(BENCH))
-        from _echo_app import app
-    else:
-        from goldpath.server import Settings, create_app
-
-        app = create_app(
-            Settings(
-                data_dir=Path(data_dir),
-                model="offline",
-                password_hash_time_cost=1,  # set-up only: 2,000 argon2 hashes at the defaults
-                password_hash_memory_kib=8192,  # would take minutes on two cores
-                registrations_per_address=100_000,  # every bench user registers from loopback
-                log_level="warning",
-            )
-        )
-    # the options `goldpath serve` passes, for both apps alike
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws_max_size=65536,
-        ws_per_message_deflate=False,
-        log_level="warning",
-        backlog=4096,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Server:
-    """A server subprocess with its RSS and CPU time, stopped on exit."""
-
-    def __init__(self, kind: str, data_dir: Path) -> None:
-        self.kind = kind
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = (data_dir / f"{kind}.log").open("w")
-        command = [sys.executable, __file__, "--serve", kind, "--port", str(self.port)]
-        command += ["--data-dir", str(data_dir)]
-        self._child = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-        self.process = psutil.Process(self._child.pid)
-
-    async def started(self) -> None:
-        path = "/health" if self.kind == "goldpath" else "/"
-        async with httpx.AsyncClient(base_url=self.url) as http:
-            for _ in range(300):
-                if self._child.poll() is not None:
-                    raise RuntimeError(f"{self.kind} server exited; see {self._log.name}")
-                try:
-                    if (await http.get(path)).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.kind} server did not start in 30 s; see {self._log.name}")
-
-    def rss(self) -> int:
-        return int(self.process.memory_info().rss)
-
-    def cpu(self) -> float:
-        times = self.process.cpu_times()
-        return float(times.user + times.system)
-
-    def stop(self) -> None:
-        self._child.terminate()
-        try:
-            self._child.wait(10)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.wait()
-        self._log.close()
 
 
 # ---- the load ------------------------------------------------------------------------
@@ -177,57 +84,6 @@ class Level:
 
     def error(self, what: str) -> None:
         self.errors.append(what)
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-async def make_users(url: str, count: int) -> list[str]:
-    """Register and log in ``count`` users (set-up, not timed); their tokens."""
-    limit = asyncio.Semaphore(16)
-
-    async def one(http: httpx.AsyncClient, index: int) -> str:
-        body = {"username": f"load{index:05d}", "password": PASSWORD}
-        async with limit:
-            made = await http.post("/auth/register", json=body)
-            if made.status_code not in (201, 409):
-                raise RuntimeError(f"register failed: {made.status_code} {made.text}")
-            login = await http.post("/auth/login", json=body)
-            login.raise_for_status()
-            return str(login.json()["access_token"])
-
-    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-        return list(await asyncio.gather(*(one(http, i) for i in range(count))))
-
-
-async def open_sockets(url: str, tokens: list[str | None]) -> list[tuple[ClientConnection, int]]:
-    """One socket per token, each past ``ready`` (goldpath) or just open (echo)."""
-    ws_url = url.replace("http://", "ws://") + "/ws"
-    limit = asyncio.Semaphore(100)
-
-    async def one(token: str | None) -> tuple[ClientConnection, int]:
-        headers = {"Authorization": f"Bearer {token}"} if token else None
-        async with limit:
-            ws = await connect(
-                ws_url,
-                additional_headers=headers,
-                compression=None,
-                open_timeout=60,
-                ping_interval=None,
-                max_queue=None,
-            )
-            if token is None:
-                return ws, 0
-            ready = json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT))
-            if ready.get("type") != "ready":
-                raise RuntimeError(f"expected ready, got {ready!r}")
-            return ws, int(ready["stream"]["offset"])
-
-    return list(await asyncio.gather(*(one(token) for token in tokens)))
 
 
 async def goldpath_user(ws: ClientConnection, offset: int, level: Level) -> None:
@@ -357,47 +213,6 @@ def table(levels: list[Level]) -> str:
     return "\n".join(lines)
 
 
-def versions() -> str:
-    import uvicorn
-    import websockets.version
-
-    import goldpath
-
-    extras = []
-    for name in ("uvloop", "httptools"):
-        try:
-            module = __import__(name)
-            extras.append(f"{name} {getattr(module, '__version__', '?')}")
-        except ImportError:
-            extras.append(f"no {name}")
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return (
-        f"goldpath {goldpath.__version__}, Python {platform.python_version()}, uvicorn "
-        f"{uvicorn.__version__} ({', '.join(extras)}), websockets {websockets.version.version}, "
-        f"httpx {httpx.__version__}; {os.cpu_count()} cores ({cpu}), "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.system()} {platform.release()}"
-    )
-
-
-def write_docs(section: str) -> None:
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(HEADING + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end == -1 else text[end:])
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text, encoding="utf-8")
-
-
 async def bench(counts: list[int], chats: int, notes: str) -> tuple[list[Level], str]:
     levels: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="goldpath-load-") as tmp:
@@ -429,28 +244,72 @@ async def bench(counts: list[int], chats: int, notes: str) -> tuple[list[Level],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--users", default="10,100,1000", help="user counts, comma-separated")
     parser.add_argument("--chats", type=int, default=5, help="chats per user, one after another")
     parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md")
+    modes = parser.add_argument_group("issue 16: open loop and idle connections")
+    modes.add_argument(
+        "--open-loop",
+        action="store_true",
+        help="open loop: the largest --users count sends chats at random, --rate in all",
+    )
+    modes.add_argument("--rate", type=float, default=200.0, help="chats/s offered, all users")
+    modes.add_argument("--duration", type=float, default=60.0, help="seconds measured")
+    modes.add_argument("--warm-up", type=float, default=10.0, help="seconds sent, not measured")
+    modes.add_argument(
+        "--idle", type=int, metavar="N", help="idle mode: N authenticated /ws, 20 per user"
+    )
+    modes.add_argument("--rounds", type=int, default=1, help="rounds, each on a fresh server")
+    modes.add_argument(
+        "--pin", action="store_true", help="server on CPU 0, this client on CPU 1 (taskset)"
+    )
+    modes.add_argument(
+        "--trace-memory", action="store_true", help="idle mode: tracemalloc diff in the server"
+    )
     parser.add_argument("--serve", choices=["goldpath", "echo"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.data_dir)
+        serve(args.serve, args.port, args.data_dir, json.loads(args.settings))
         return
     limit = raise_fd_limit()
     counts = [int(part) for part in args.users.split(",")]
-    if 2 * max(counts) + 64 > limit:
-        raise SystemExit(f"{max(counts)} users need ~{2 * max(counts)} descriptors; limit {limit}")
-    command = "/work/venv/bin/python bench/server_load.py " + shlex.join(sys.argv[1:])
+    sockets = args.idle or 2 * max(counts)
+    if sockets + 64 > limit:
+        raise SystemExit(f"{sockets:,} sockets need as many descriptors; limit {limit}")
+    command = ".venv/bin/python bench/server_load.py " + shlex.join(sys.argv[1:])
+    if args.open_loop or args.idle:
+        import _issue16
+
+        _issue16.main(args, max(counts), command)
+        return
     started = time.perf_counter()
     levels, per_run = asyncio.run(bench(counts, args.chats, ""))
     took = time.perf_counter() - started
     print(table(levels), f"\n{per_run}; whole bench {took:.0f} s")
     if args.write_docs:
-        write_docs(render_section(levels, per_run, command, took))
+        write_docs(render_section(levels, per_run, command, took), HEADING)
+
+
+EPILOG = """\
+Issue 16's modes (each writes its part of the section "Open-loop latency and idle
+connections (issue 16)" with --write-docs):
+  --open-loop  1,000 users (the largest --users count) each send a chat at random
+               (exponential gaps, --rate chats/s offered in all) for --warm-up then
+               --duration seconds; times run from each chat's scheduled send time, so a
+               slow server or client cannot hide latency (no coordinated omission).
+               The client shares the machine's 2 cores with the server: its CPU is
+               reported beside the server's; --pin puts them on separate cores.
+  --idle N     N idle authenticated /ws connections (20 per user, the per-user cap):
+               the server's RSS before and after, KiB per connection, idle CPU.
+"""
 
 
 def verdict(levels: list[Level]) -> str:
