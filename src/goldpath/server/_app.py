@@ -42,7 +42,7 @@ from goldpath.server._settings import Settings
 from goldpath.server._sse import router as sse_router
 from goldpath.server._startup import StartupErrors, reported
 from goldpath.server._state import AppState
-from goldpath.server.ws import router as ws_router
+from goldpath.server.ws import WebSocketEntry
 from goldpath.store import RunLease, Store
 from goldpath.stream import InMemoryStreamHub, StreamHub
 from goldpath.tools import (
@@ -335,7 +335,6 @@ def create_app(
     app.include_router(http_router)
     app.include_router(ready_router)
     app.include_router(agents_router)
-    app.include_router(ws_router)
     app.include_router(sse_router)
     app.include_router(agui_router)
     _serve_page(app)
@@ -351,6 +350,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware)
     _guard_edges(app)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(WebSocketEntry)
     if tracing is not None:
         tracing.instrument(app)
     return app
