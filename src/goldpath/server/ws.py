@@ -44,6 +44,7 @@ from goldpath.server._handshake import (
     too_large,
 )
 from goldpath.server._metrics import metrics_of
+from goldpath.server._outbox import Outbox
 from goldpath.server._replay import read_after
 from goldpath.server._state import AppState, app_state
 from goldpath.stream import Replay, Subscription, UserStream
@@ -136,10 +137,10 @@ class Connection:
         self._resubscribing = asyncio.Lock()
         # Encoded frames, and a resume's replay as one item: the replay is sent in full,
         # in order, and does not count against the live back-pressure limit.
-        self._outbound: asyncio.Queue[str | tuple[Event, ...]] = asyncio.Queue()
+        self._outbound: Outbox[str | tuple[Event, ...]] = Outbox()
         self._pump: asyncio.Task[None] | None = None
         self._behind = False  # fell behind: live events are dropped until the queue drains
-        self._drained = asyncio.Event()
+        self._drained: asyncio.Event | None = None  # made when it falls behind: most never do
         self._held: list[dict[str, Any]] = []  # answers held back, while behind, for the resync
 
     def _log(self) -> dict[str, str]:
@@ -222,6 +223,7 @@ class Connection:
                 for event in item:
                     await websocket.send_text(event.json)
             if self._behind and outbound.qsize() <= OUTBOUND_LOW_WATER:
+                assert self._drained is not None  # made by _fall_behind
                 self._drained.set()
 
     def _event(self, event: Event) -> None:
@@ -240,10 +242,9 @@ class Connection:
             return
         self._behind = True
         self._sub.close("too_slow")  # the stream keeps nothing more for this connection
+        self._drained = asyncio.Event()
         if self._outbound.qsize() <= OUTBOUND_LOW_WATER:
             self._drained.set()
-        else:
-            self._drained.clear()
         logger.warning("connection fell behind; dropping live events", extra=self._log())
 
     async def _flush(self) -> None:
@@ -296,6 +297,7 @@ class Connection:
             while True:
                 if self._behind:
                     # One resync, once the writer has caught up; nothing queued meanwhile.
+                    assert self._drained is not None  # made by _fall_behind
                     await self._drained.wait()
                     await self._resubscribe(self._sub, "too_slow")
                     continue
