@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +32,8 @@ async def delete_note(title: str) -> str:
 
 
 class NotesModel:
-    """Answers ``delete <title>`` by calling delete_note on that title, then ``ANSWER``."""
+    """Answers ``delete <title>[ and <title>...]`` by calling delete_note on each title (all
+    in one turn), then ``ANSWER``."""
 
     @property
     def name(self) -> str:
@@ -41,11 +43,9 @@ class NotesModel:
         self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]
     ) -> AsyncIterator[ModelOutput]:
         question = next(m.content for m in reversed(messages) if m.role == "user")
-        title = question.removeprefix("delete ")
-        script = ScriptedModel(
-            [[ToolCall("call_del", "delete_note", {"title": title})], [TextDelta(ANSWER)]]
-        )
-        return script.stream(messages, tools)
+        titles = question.removeprefix("delete ").split(" and ")
+        calls = [ToolCall(f"call_{i}", "delete_note", {"title": t}) for i, t in enumerate(titles)]
+        return ScriptedModel([calls, [TextDelta(ANSWER)]]).stream(messages, tools)
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +245,49 @@ def test_cancel_ends_a_waiting_run_and_its_call_never_runs(server: Server, page:
     expect(run.get_by_test_id("tool-step")).to_have_count(0)
     expect(page.get_by_test_id("cancel-button")).to_be_hidden()
     assert "diary" not in deleted
+
+
+def test_two_calls_of_one_run_are_answered_one_by_one(server: Server, page: Page) -> None:
+    register(page, server.base_url)
+    ask(page, "delete bills and photos")
+    _waiting_card(page, "bills")
+    run = page.get_by_test_id("run").last
+    first, second = (
+        run.locator(f'[data-testid=approval][data-call-id="call_{i}"]') for i in (0, 1)
+    )
+    first.get_by_test_id("approve-button").click()
+    expect(first).to_have_attribute("data-outcome", "approve")
+    expect(second).to_have_attribute("data-state", "waiting")
+    assert json.loads(second.get_by_test_id("approval-args").input_value()) == {"title": "photos"}
+    expect(second.get_by_test_id("approve-button")).to_be_focused()
+    expect(run.get_by_test_id("status-badge")).to_have_text("Waiting for your approval")
+    second.get_by_test_id("reject-button").click()
+    expect(second).to_have_attribute("data-outcome", "reject")
+    expect(run.get_by_test_id("status-badge")).to_have_attribute("data-status", "ok")
+    expect(run.get_by_test_id("answer")).to_have_text(ANSWER)
+    kinds = run.locator("[data-testid=step], [data-testid=approval]").evaluate_all(
+        "els => els.map(e => e.dataset.type)"
+    )
+    assert kinds == ["agent_started", "approval", "tool", "approval", "agent_completed"]
+    assert deleted.count("bills") == 1
+    assert "photos" not in deleted
+
+
+def test_a_call_nobody_answers_in_time_reads_timed_out(tmp_path: Path, page: Page) -> None:
+    settings = make_settings(tmp_path, approval_timeout=0.5, lease_seconds=0.5)
+    app = create_app(settings, tools=[delete_note], model=NotesModel())
+    with running(settings, app) as srv:
+        register(page, srv.base_url)
+        ask(page, "delete postcards")
+        card = _waiting_card(page, "postcards")
+        run = page.get_by_test_id("run").last
+        expect(run.get_by_test_id("status-badge")).to_have_attribute("data-status", "timeout")
+        expect(card).to_have_attribute("data-outcome", "timeout")
+        expect(card.get_by_test_id("approval-record")).to_have_text(
+            "Timed out: delete_note was not approved in time"
+        )
+        expect(card.get_by_test_id("approval-record")).to_be_focused()
+    assert "postcards" not in deleted
 
 
 HOSTILE = "<img src=x onerror=window.__pwned=1><script>window.__pwned=2</script>"

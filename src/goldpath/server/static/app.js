@@ -509,14 +509,16 @@
     view.approvals.set(data.call_id, card);
     view.steps.append(li);
     // Once the events drawn with this one are done (a thread's history draws many at
-    // once): a card still waiting is announced and, unless the reader is busy elsewhere
-    // (typing a message), takes the keyboard. One answered meanwhile stays quiet.
+    // once): a card still waiting is announced and takes the keyboard, unless the reader
+    // is busy elsewhere (typing a message, say); from the record of the call answered just
+    // before it, it does. One answered meanwhile stays quiet.
     queueMicrotask(() => {
       if (card.done) return;
       card.shown = true;
       announce(`${data.tool} is waiting for your approval.`);
       const active = document.activeElement;
-      if (!active || active === document.body || (active === ui.input && !ui.input.value)) {
+      if (!active || active === document.body || (active === ui.input && !ui.input.value) ||
+          active.closest('[data-testid="approval"][data-state="resolved"]')) {
         card.approve.focus();
       }
     });
