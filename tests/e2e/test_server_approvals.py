@@ -58,11 +58,12 @@ async def test_an_approve_frame_continues_the_run_and_the_call_runs_once(
     user, ws, run_id = await _waiting(server, http)
     answer = {"type": "approve", "run_id": run_id, "call_id": "call_del", "decision": "approve"}
     await ws.send(answer)
-    await ws.send(answer)  # the same answer twice: the second is a conflict
+    await ws.send({**answer, "client_msg_id": "again"})  # the same answer twice: a conflict
     frames = await ws.until(lambda f: f.get("type") == "agent_completed")
     kinds = [f["type"] for f in frames]
     assert kinds.count("error") == 1
-    assert next(f for f in frames if f["type"] == "error")["code"] == "conflict"
+    refused = next(f for f in frames if f["type"] == "error")
+    assert (refused["code"], refused["ref"]) == ("conflict", "again")
     events = [k for k in kinds if k != "error"]
     assert events == [
         "approval_resolved",

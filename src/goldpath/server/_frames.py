@@ -63,6 +63,8 @@ class ApproveFrame(ApprovalFields):
     type: Literal["approve"]
     run_id: Text = Field(min_length=1)
     call_id: Text = Field(min_length=1)
+    client_msg_id: Text | None = None
+    """Echoed as ``ref`` in an error frame refusing this answer, as for ``chat``."""
 
 
 class ResumeFrame(_Frame):

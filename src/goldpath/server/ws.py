@@ -342,9 +342,8 @@ class Connection:
                         continue
                 await self._handle(frame)
             except Exception as exc:  # a failing store or stream: an error frame, not a close
-                await self._failed(
-                    exc, frame.client_msg_id if isinstance(frame, ChatFrame) else None
-                )
+                ref = frame.client_msg_id if isinstance(frame, ChatFrame | ApproveFrame) else None
+                await self._failed(exc, ref)
 
     async def _go_live(self, resume: ResumeFrame | None) -> None:
         """Start delivery: after the ready offset, or after the offset the client resumes from."""
