@@ -47,9 +47,23 @@ def logged_runs(log: Path) -> Counter[tuple[str, int]]:
     return Counter((title, int(pid)) for title, pid in (line.split() for line in lines))
 
 
+def reading_tool(record: Callable[[str], None]) -> Tool:
+    """``read_note``, which needs no approval and calls ``record`` with the title it reads."""
+
+    @tool
+    async def read_note(title: str) -> str:
+        """Read the note with this title."""
+        record(title)
+        return f"the note {title!r} says nothing"
+
+    return read_note
+
+
 class DeletingModel:
-    """Deletes each note the message names (``delete a b c``), one call a turn, then
-    answers ``done``: the vendor boundary, scripted."""
+    """Deletes each note the message names, then answers ``done``: the vendor boundary,
+    scripted. ``delete a b`` makes one call a turn; ``delete-together a b`` makes every
+    call in the first turn. When the run has ``read_note``, each note is read first (a
+    call without approval, made in the same turn as its delete)."""
 
     @property
     def name(self) -> str:
@@ -59,13 +73,19 @@ class DeletingModel:
         self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]
     ) -> AsyncIterator[ModelOutput]:
         turn = 0
-        titles: list[str] = []
+        words: list[str] = []
         for message in reversed(messages):
             if message.role == "user":
-                titles = message.content.split()[1:]
+                words = message.content.split()
                 break
             turn += message.role == "assistant"
-        if turn < len(titles):
-            yield ToolCall(f"call_{turn}", "delete_note", {"title": titles[turn]})
-        else:
+        together, titles = words[:1] == ["delete-together"], words[1:]
+        reads = any(spec["name"] == "read_note" for spec in tools)
+        wanted = range(len(titles)) if together else range(turn, turn + 1)
+        if turn >= (1 if together else len(titles)):
             yield TextDelta("done")
+            return
+        for i in wanted:
+            if reads:
+                yield ToolCall(f"read_{i}", "read_note", {"title": titles[i]})
+            yield ToolCall(f"call_{i}", "delete_note", {"title": titles[i]})

@@ -1,13 +1,15 @@
 """Approvals hold under any interleaving of answers, duplicates, disconnects and restarts.
 
-For random runs of 1 to 3 calls that need approval (hypothesis, a fixed seed), a client
-approves, rejects or cancels each call, by the ``approve`` frame, by HTTP, the same frame
-twice, or HTTP and the frame at once; between calls its socket may drop (it resumes), it
-may answer over HTTP while it has no socket, or the server may restart on the same SQLite
-data directory while the run waits. Whatever happens: every approved call's tool ran
-exactly once, a rejected one never; each ``approval_requested`` has exactly one
-``approval_resolved``; the run ends with exactly one ``agent_completed``; the client saw
-every event exactly once, with gapless offsets in each stream epoch; and the stored
+For random runs of 1 to 3 calls that need approval (hypothesis, a fixed seed), made one a
+turn or all in one turn, each after a call that needs none (``read_note``), a client
+approves (maybe with edited args), rejects or cancels each call, by the ``approve`` frame,
+by HTTP, the same frame twice, or HTTP and the frame at once; between calls its socket may
+drop (it resumes), it may answer over HTTP while it has no socket, or the server may
+restart on the same SQLite data directory while the run waits. Whatever happens: every
+approved call's tool ran exactly once (with the edited args when given), a rejected one
+never, and no call made before a pause ran again; each ``approval_requested`` has exactly
+one ``approval_resolved``; the run ends with exactly one ``agent_completed``; the client
+saw every event exactly once, with gapless offsets in each stream epoch; and the stored
 events (``GET /runs/{id}/events``) are exactly what it saw.
 """
 
@@ -26,7 +28,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from goldpath.server import Settings, create_app
-from tests.e2e.approving import DeletingModel, deleting_tool
+from tests.e2e.approving import DeletingModel, deleting_tool, reading_tool
 from tests.e2e.conftest import (
     FRAME_TIMEOUT,
     Server,
@@ -46,8 +48,11 @@ FIXED_SEED = 20261204
 executed: Counter[str] = Counter()
 """How many times the tool ran for each note title (titles are unique per call)."""
 delete_note = deleting_tool(lambda title: executed.update([title]))
+read: Counter[str] = Counter()
+"""How many times each note was read: a call without approval, made before its delete."""
+read_note = reading_tool(lambda title: read.update([title]))
 
-Decision = Literal["approve", "reject", "cancel"]
+Decision = Literal["approve", "approve edited", "reject", "cancel"]
 Delivery = Literal["frame", "frame twice", "http", "http and frame"]
 Disruption = Literal["none", "reconnect", "answer while away", "restart"]
 
@@ -63,7 +68,7 @@ class Step:
 
 steps = st.builds(
     Step,
-    st.sampled_from(["approve", "approve", "reject", "cancel"]),
+    st.sampled_from(["approve", "approve edited", "reject", "cancel"]),
     st.sampled_from(["frame", "frame twice", "http", "http and frame"]),
     st.sampled_from(["none", "none", "reconnect", "answer while away", "restart"]),
 )
@@ -79,7 +84,7 @@ class Servers:
         self.restarts = 0
 
     def _start(self) -> Server:
-        app = create_app(self._config, tools=[delete_note], model=DeletingModel())
+        app = create_app(self._config, tools=[read_note, delete_note], model=DeletingModel())
         return self._stack.enter_context(running(self._config, app))
 
     def restart(self) -> None:
@@ -180,9 +185,8 @@ class Client:
             pass
 
 
-def _check(servers: Servers, plan: list[Step]) -> None:
-
-    asyncio.run(asyncio.wait_for(_run(servers, plan), 6 * FRAME_TIMEOUT))
+def _check(servers: Servers, plan: list[Step], together: bool) -> None:
+    asyncio.run(asyncio.wait_for(_run(servers, plan, together), 6 * FRAME_TIMEOUT))
 
 
 def test_every_approved_call_runs_once_and_every_run_ends_once(servers: Servers) -> None:
@@ -194,25 +198,28 @@ def test_every_approved_call_runs_once_and_every_run_ends_once(servers: Servers)
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    @given(plan=st.lists(steps, min_size=1, max_size=3))
-    def property_holds(plan: list[Step]) -> None:
-        _check(servers, plan)
+    @given(plan=st.lists(steps, min_size=1, max_size=3), together=st.booleans())
+    def property_holds(plan: list[Step], together: bool) -> None:
+        _check(servers, plan, together)
 
     property_holds()
     assert servers.restarts > 0  # the examples did restart the server
 
 
 async def _answer(
-    client: Client, http: httpx.AsyncClient, call_id: str, step: Step, *, away: bool
+    client: Client, http: httpx.AsyncClient, call_id: str, title: str, step: Step, *, away: bool
 ) -> None:
-    """Send the step's answer as it says; exactly one of its copies must be taken."""
+    """Send the step's answer to the call deleting ``title``, as the step says; exactly one
+    of its copies must be taken."""
     base = client.servers.current.base_url
     headers = client.user.headers
     if step.decision == "cancel":
         cancelled = await http.post(f"{base}/runs/{client.run_id}/cancel", headers=headers)
         assert cancelled.status_code == 202, cancelled.text
         return
-    body = {"decision": step.decision}
+    body: dict[str, Any] = {"decision": step.decision.split()[0]}
+    if step.decision == "approve edited":
+        body["args"] = {"title": edited(title)}
     frame = {"type": "approve", "run_id": client.run_id, "call_id": call_id, **body}
     url = f"{base}/runs/{client.run_id}/approvals/{call_id}"
     copies = 2 if step.delivery in ("frame twice", "http and frame") else 1
@@ -244,14 +251,16 @@ async def _answer(
     assert refused == copies - 1, (step, statuses, refused)
 
 
-async def _run(servers: Servers, plan: list[Step]) -> None:
+async def _run(servers: Servers, plan: list[Step], together: bool) -> None:
+    """One run of ``plan``; ``together``: the model makes every call in one turn."""
     base = servers.current.base_url  # the user registers here; later calls name the server
     async with httpx.AsyncClient(base_url=base, timeout=FRAME_TIMEOUT) as http:
         client = Client(servers, await new_user(http, "approver"))
         titles = [f"note-{client.user.user_id}-{i}" for i in range(len(plan))]
         await client.connect()
         assert client.ws is not None
-        accepted = await client.ws.chat("delete " + " ".join(titles))
+        verb = "delete-together" if together else "delete"
+        accepted = await client.ws.chat(f"{verb} {' '.join(titles)}")
         client.run_id = accepted["run_id"]
         asked: list[str] = []
         decided: dict[str, Decision] = {}
@@ -269,7 +278,7 @@ async def _run(servers: Servers, plan: list[Step]) -> None:
                 await asyncio.to_thread(servers.restart)
             if not away and step.disruption != "none":
                 await client.connect()
-            await _answer(client, http, call_id, step, away=away)
+            await _answer(client, http, call_id, titles[len(asked) - 1], step, away=away)
             if away:
                 await client.connect()
             milestone = (
@@ -301,6 +310,11 @@ async def _after(client: Client, requested: dict[str, Any]) -> dict[str, Any]:
         if event["type"] in ("approval_requested", "agent_completed"):
             return event
     return await client.next_milestone()
+
+
+def edited(title: str) -> str:
+    """The title an edited approval deletes instead."""
+    return f"{title}.edited"
 
 
 def _check_run(
@@ -336,12 +350,23 @@ def _check_run(
             if e["type"] == "approval_resolved" and e["data"]["call_id"] == call_id
         ]
         ran = [e for e in seen if e["type"] == "tool_executing" and e["data"]["call_id"] == call_id]
+        runs_as = {"approve": title, "approve edited": edited(title)}.get(decision)
         if decision == "cancel":
             assert resolved == []
-            assert ran == []
         else:
-            assert resolved == [{"call_id": call_id, "decision": decision, "by": "user"}]
-            assert len(ran) == (1 if decision == "approve" else 0)
-        assert executed[title] == (1 if decision == "approve" else 0), (title, decision)
+            said = decision.split()[0]
+            assert resolved == [{"call_id": call_id, "decision": said, "by": "user"}]
+        assert [e["data"]["args"] for e in ran] == ([] if runs_as is None else [{"title": runs_as}])
+        assert executed[title] == (runs_as == title), (title, decision)
+        assert executed[edited(title)] == (runs_as == edited(title)), (title, decision)
+        reads = [
+            e
+            for e in seen
+            if e["type"] == "tool_executing"
+            and e["data"]["call_id"] == "read" + call_id.removeprefix("call")
+        ]
+        assert [e["data"]["args"] for e in reads] == [{"title": title}]
+        assert read[title] == 1, title  # made before the pause: replayed, never run again
     for title in titles[len(asked) :]:
         assert executed[title] == 0  # never asked: the run was cancelled before
+        assert read[title] == 0
