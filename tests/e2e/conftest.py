@@ -86,6 +86,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "allowed_origins": [],
         "trusted_proxies": [],
         "model": "offline",
+        "demo_notes": True,
         "secret_key": TEST_SECRET,
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,

@@ -48,6 +48,7 @@ from goldpath.stream import InMemoryStreamHub, StreamHub
 from goldpath.tools import (
     BUILTIN_TOOLS,
     ApprovalPolicy,
+    NoteBook,
     Tool,
     ToolSource,
     open_sources,
@@ -202,11 +203,12 @@ def create_app(
 
     ``agents`` is an `AgentRegistry` or a list of agent classes (default: the built-in
     ``supervisor``); the first is the one a chat runs when it names none. ``tools`` replaces
-    the built-in tools (add `BUILTIN_TOOLS` to keep them); a `ToolSource` in it, such as
-    `goldpath.tools.mcp.MCPTools`, gives its tools at start-up. ``model`` overrides
-    ``GOLDPATH_MODEL`` (tests pass a scripted one). ``approval_policy`` decides per call
-    whether a person must approve it (docs/approvals.md), beside the tools declared
-    ``requires_approval`` and those ``GOLDPATH_APPROVAL_TOOLS`` names.
+    the built-in tools and the notes demo (add `BUILTIN_TOOLS` to keep the built-in ones);
+    a `ToolSource` in it, such as `goldpath.tools.mcp.MCPTools`, gives its tools at
+    start-up. ``model`` overrides ``GOLDPATH_MODEL`` (tests pass a scripted one).
+    ``approval_policy`` decides per call whether a person must approve it
+    (docs/approvals.md), beside the tools declared ``requires_approval`` and those
+    ``GOLDPATH_APPROVAL_TOOLS`` names.
 
     Settings are read here, once: the data directory, the secret key and the database URL
     are resolved before the app is returned, and the agents and tools are checked (a
@@ -216,7 +218,7 @@ def create_app(
     settings = (settings if settings is not None else Settings()).prepared()
     registry = _agent_registry(agents)
     check_agent_models(registry.classes())
-    given = tuple(tools) if tools is not None else BUILTIN_TOOLS
+    given = tuple(tools) if tools is not None else _default_tools(settings)
     sources = [item for item in given if isinstance(item, ToolSource)]
     tool_list = tuple(tool_table(t for t in given if not isinstance(t, ToolSource)).values())
     metrics = PrometheusMetrics() if settings.metrics else Metrics()
@@ -354,6 +356,14 @@ def create_app(
     if tracing is not None:
         tracing.instrument(app)
     return app
+
+
+def _default_tools(settings: Settings) -> tuple[Tool, ...]:
+    """The tools of an app given none: the built-in ones, and the notes demo (its own
+    `NoteBook`, so two apps in one process share no notes) unless switched off."""
+    if not settings.demo_notes:
+        return BUILTIN_TOOLS
+    return (*BUILTIN_TOOLS, *NoteBook().tools())
 
 
 def _agent_registry(agents: AgentRegistry | Iterable[type[Agent]] | None) -> AgentRegistry:

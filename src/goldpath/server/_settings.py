@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     approval_tools: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Tools every call of which waits for a person's approval, beside those declared
     ``@tool(requires_approval=True)`` (docs/approvals.md)."""
+    demo_notes: bool = True
+    """Offer the notes demo (``list_notes``, and ``delete_note``, which waits for approval)
+    beside the built-in tools, when ``create_app`` is not given tools of its own."""
 
     model: str = "offline"
     offline_delay_ms: int = Field(default=0, ge=0, le=10_000)

@@ -14,6 +14,7 @@ from goldpath.tools._approval import (
 )
 from goldpath.tools._builtins import BUILTIN_TOOLS, calculator, clock, evaluate_arithmetic
 from goldpath.tools._dispatcher import ToolDispatcher
+from goldpath.tools._notes import SAMPLE_NOTES, NoteBook
 from goldpath.tools._result import ToolResult
 from goldpath.tools._schema import ArgumentError
 from goldpath.tools._source import ToolSource, open_sources
@@ -21,10 +22,12 @@ from goldpath.tools._tool import Tool, tool, tool_table
 
 __all__ = [
     "BUILTIN_TOOLS",
+    "SAMPLE_NOTES",
     "ApprovalAnswer",
     "ApprovalNeeded",
     "ApprovalPolicy",
     "ArgumentError",
+    "NoteBook",
     "ReplayError",
     "RunApprovals",
     "Tool",
