@@ -139,6 +139,17 @@ def test_error_frames_explain_the_code(code: str, hint: str) -> None:
     assert text.endswith(f"({code}: server says)")
 
 
+def test_approval_events_show_the_call_and_the_decision() -> None:
+    requested = event("approval_requested", 4, call_id="c1", tool="delete_note",
+                      args={"title": "groceries"})  # fmt: skip
+    assert shown(requested) == '⏸ approval needed: delete_note {"title": "groceries"}'
+    resolved = {"call_id": "c1", "by": "user"}
+    assert shown(event("approval_resolved", 5, decision="approve", **resolved)) == "✓ approved"
+    assert shown(event("approval_resolved", 5, decision="reject", **resolved)) == "✗ rejected"
+    timed_out = event("approval_resolved", 5, call_id="c1", decision="reject", by="timeout")
+    assert shown(timed_out) == "✗ rejected: nobody answered in time"
+
+
 def test_resume_answers_are_shown() -> None:
     assert "3 missed event(s) replayed" in shown({"type": "resumed", "replayed": 3})
     assert "history_expired" in shown({"type": "resync", "reason": "history_expired"})

@@ -7,6 +7,7 @@ that ``goldpath --help`` does not load httpx, websockets and rich.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -73,13 +74,25 @@ def chat(
             "1 otherwise. Without it, an interactive prompt: Ctrl-C cancels a run, Ctrl-D exits.",
         ),
     ] = None,
+    approvals: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ask|approve|reject",
+            help="How to answer a tool call that waits for your approval: ask (y/n/e(dit)), "
+            "approve or reject every one. Default: ask when stdin is a terminal, else reject "
+            "(a script never hangs on a question).",
+        ),
+    ] = None,
 ) -> None:
     """Chat with a goldpath server: every step of each run is shown as it happens."""
     from rich.console import Console
 
+    from goldpath.cli._approvals import MODES, Approver, default_mode, terminal_editor
     from goldpath.cli._client import ChatClientError, ChatSession, check_reachable, websocket_url
     from goldpath.cli._render import EventRenderer
 
+    if approvals is not None and approvals not in MODES:
+        fail(f"--approvals must be ask, approve or reject, not {approvals!r}", USAGE)
     try:
         websocket_url(url)
     except ChatClientError as exc:
@@ -94,8 +107,21 @@ def chat(
         password = str(typer.prompt("Password", hide_input=True))
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
+    mode = next((m for m in MODES if m == approvals), default_mode(sys.stdin.isatty()))
+    approver = Approver(
+        mode,
+        console,
+        explicit=approvals is not None,
+        edit=terminal_editor(),
+    )
     session = ChatSession(
-        url, username, password, EventRenderer(console), register=register, agent=agent
+        url,
+        username,
+        password,
+        EventRenderer(console),
+        register=register,
+        agent=agent,
+        approver=approver,
     )
     try:
         if message is not None:

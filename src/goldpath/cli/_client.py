@@ -4,7 +4,9 @@
 with ``Authorization: Bearer`` on the upgrade, waits for ``ready``, sends ``chat`` frames
 and follows each run to its ``agent_completed``. When the socket drops mid-run it reconnects
 and sends ``resume`` with the last epoch and offset it saw; events it already has are
-skipped by offset, and a ``resync`` answer makes it reload the run over HTTP.
+skipped by offset, and a ``resync`` answer makes it reload the run over HTTP. A call that
+waits for approval is answered by its `Approver` with an ``approve`` frame, and the run is
+followed on to its end.
 
 Frames are shown by `goldpath.cli._render.EventRenderer`.
 """
@@ -28,6 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
+from goldpath.cli._approvals import Approver, default_mode
 from goldpath.cli._render import EventRenderer, frame_data
 from goldpath.errors import GoldpathError
 
@@ -41,6 +44,8 @@ EVENT_TYPES = frozenset(
         "tool_completed",
         "message_delta",
         "agent_completed",
+        "approval_requested",
+        "approval_resolved",
     }
 )
 _RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
@@ -90,6 +95,9 @@ class _Run:
     status: str | None = None
     cancel_requested: bool = False
     cancel_sent: bool = False
+    pending: Mapping[str, Any] | None = None
+    """The data of an ``approval_requested`` not answered yet."""
+    asking: bool = False
 
 
 class ChatSession:
@@ -104,8 +112,11 @@ class ChatSession:
         *,
         register: bool = False,
         agent: str | None = None,
+        approver: Approver | None = None,
         timeout: float = 10.0,
     ) -> None:
+        """``approver`` answers calls that wait for approval (default: reject them, saying
+        why, as with a stdin that is not a terminal)."""
         self.url = url.rstrip("/")
         self._ws_url = websocket_url(self.url)
         self._username = username
@@ -114,6 +125,9 @@ class ChatSession:
         self._agent = agent
         self._timeout = timeout
         self.renderer = renderer
+        self._approver = approver or Approver(
+            default_mode(stdin_is_terminal=False), renderer.console, explicit=False
+        )
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
         self._token: str | None = None
         self._ws: ClientConnection | None = None
@@ -281,6 +295,8 @@ class ChatSession:
                         ws = await self._resume()
                         continue
                     await self._handle(json.loads(raw), run)
+                    if run.pending is not None and run.status is None:
+                        ws = await self._approve(ws, run, run.pending)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if not run.cancel_requested or task is None or task.uncancel() > 0:
@@ -307,6 +323,8 @@ class ChatSession:
             self.renderer.render(frame)
             if kind == "agent_completed":
                 run.status = str(frame_data(frame).get("status", "error"))
+            elif kind == "approval_requested":
+                run.pending = frame_data(frame)
         elif kind == "run_accepted" and frame.get("client_msg_id") == run.client_msg_id:
             run.run_id, run.thread_id = frame.get("run_id"), frame.get("thread_id")
             if run.cancel_requested:
@@ -324,6 +342,40 @@ class ChatSession:
             self.renderer.render(frame)
             self._epoch, self._offset = str(frame.get("epoch")), int(frame.get("offset", 0))
             await self._reload(run)
+
+    async def _approve(
+        self, ws: ClientConnection, run: _Run, request: Mapping[str, Any]
+    ) -> ClientConnection:
+        """Ask the approver about the pending call and send its answer; the socket to read
+        on afterwards (a new one when it dropped meanwhile). Nothing is sent for a run
+        cancelled while its user was asked."""
+        run.pending = None
+        args = request.get("args")
+        run.asking = True
+        try:
+            answer = await self._approver.answer(
+                str(request.get("tool", "")),
+                args if isinstance(args, Mapping) else {},
+                lambda: run.cancel_requested,
+            )
+        finally:
+            run.asking = False
+        if answer is None or run.cancel_requested:
+            return ws
+        frame = json.dumps(
+            {
+                "type": "approve",
+                "run_id": run.run_id,
+                "call_id": request.get("call_id"),
+                **answer.fields(),
+            }
+        )
+        try:
+            await ws.send(frame)
+        except ConnectionClosed:  # dropped while the user thought: answer on a new one
+            ws = await self._resume()
+            await ws.send(frame)
+        return ws
 
     def _send_cancel(self, run: _Run) -> None:
         if run.cancel_sent or run.run_id is None or self._ws is None:
@@ -346,7 +398,8 @@ class ChatSession:
                     waiting.cancel()
                 return
             run.cancel_requested = True
-            self.renderer.note("… cancelling (Ctrl-C again to stop waiting)")
+            asking = "; Enter ends the question" if run.asking else ""
+            self.renderer.note(f"… cancelling (Ctrl-C again to stop waiting{asking})")
             self._send_cancel(run)
 
         try:

@@ -19,7 +19,7 @@ _HINTS = {
     "too_large": "message too large: shorten it and send it again",
     "unauthorized": "not authorised: log in again",
     "not_found": "not found: no such run or thread for this account",
-    "conflict": "conflict: that run has already finished",
+    "conflict": "conflict: that run has already finished, or its call was answered already",
     "bad_request": "the server did not accept the frame",
     "internal": "the server failed; see its log",
 }
@@ -97,6 +97,17 @@ def describe(frame: Mapping[str, Any]) -> Text | None:
         if data.get("error"):
             text.append(f": {data['error']}", style="red")
         return text
+    if kind == "approval_requested":
+        args = json.dumps(data.get("args", {}), ensure_ascii=False, default=str)
+        return Text.assemble(
+            ("⏸ approval needed: ", "bold yellow"), (str(data.get("tool", "")), "bold"), f" {args}"
+        )
+    if kind == "approval_resolved":
+        if data.get("by") == "timeout":
+            return Text("✗ rejected: nobody answered in time", style="red")
+        if data.get("decision") == "approve":
+            return Text("✓ approved", style="green")
+        return Text("✗ rejected", style="red")
     if kind == "error":
         code = str(frame.get("code", "internal"))
         hint = _HINTS.get(code, code)

@@ -1,0 +1,165 @@
+"""`goldpath chat` and calls that wait for approval, against the real server's notes demo.
+
+Each case runs the real console entry point in a fresh process with its stdin fed (a pipe,
+not a terminal), as a script or a person typing would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse battery"
+DELETE = "Delete the note groceries"
+ASKED = '⏸ approval needed: delete_note {"title": "groceries"}'
+
+
+def goldpath_chat(server: Server, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``goldpath chat`` as a fresh user of ``server``, ``stdin`` fed through a pipe."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GOLDPATH_")}
+    user = f"cli_{uuid.uuid4().hex[:10]}"
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from goldpath.cli import main; main()",
+            "chat",
+            "--url",
+            server.base_url,
+            "--username",
+            user,
+            "--password",
+            PASSWORD,
+            "--register",
+            *args,
+        ],
+        env={**clean, "COLUMNS": "200"},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_one_shot_in_a_pipe_rejects_without_hanging_and_says_how_to_approve(
+    server: Server,
+) -> None:
+    done = goldpath_chat(server, "-m", DELETE)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert ASKED in out
+    assert "rejected without asking: stdin is not a terminal" in out
+    assert "--approvals approve" in out
+    assert "✗ rejected" in out
+    assert "⚙ delete_note" not in out
+    assert "I did not delete the note 'groceries', because you rejected it." in out
+    assert "■ completed ok" in out
+    assert out.index(ASKED) < out.index("✗ rejected") < out.index("■ completed ok")
+
+
+def test_approvals_approve_runs_the_call_once(server: Server) -> None:
+    done = goldpath_chat(server, "--approvals", "approve", "-m", DELETE)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "approved (--approvals approve)" in out
+    assert out.count('⚙ delete_note {"title": "groceries"}') == 1
+    assert "Deleted the note 'groceries'. Your notes now: 'ideas', 'reading list'." in out
+    assert out.index(ASKED) < out.index("✓ approved") < out.index("⚙ delete_note")
+
+
+def test_approvals_reject_says_so(server: Server) -> None:
+    done = goldpath_chat(server, "--approvals", "reject", "-m", DELETE)
+    assert done.returncode == 0, done.stderr
+    assert "rejected (--approvals reject)" in done.stdout
+    assert "You said: rejected by --approvals reject" in done.stdout
+
+
+def test_asking_reads_the_answer_and_a_reason_from_stdin(server: Server) -> None:
+    done = goldpath_chat(server, "--approvals", "ask", "-m", DELETE, stdin="maybe\nn\nnot today\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Approve? [y/n/e(dit)]" in out
+    assert "answer y to approve delete_note, n to reject it, or e to edit its args" in out
+    assert "Reason (optional, Enter for none):" in out
+    assert "I did not delete the note 'groceries', because you rejected it. " in out
+    assert "You said: not today" in out
+
+
+def test_editing_the_args_asks_again_until_they_are_a_json_object(server: Server) -> None:
+    typed = 'e\n{"title": \n["ideas"]\n{"title": "ideas"}\n'
+    done = goldpath_chat(server, "--approvals", "ask", "-m", DELETE, stdin=typed)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert 'Enter keeps {"title": "groceries"}' in out
+    assert "that is not valid JSON (" in out
+    assert "the args must be a JSON object {...}, not list; try again" in out
+    assert '⚙ delete_note {"title": "ideas"}' in out
+    assert "Deleted the note 'ideas'." in out
+
+
+def test_the_end_of_the_input_while_asking_rejects(server: Server) -> None:
+    done = goldpath_chat(server, "--approvals", "ask", "-m", DELETE, stdin="")
+    assert done.returncode == 0, done.stderr
+    assert "rejected: the input ended before an answer" in done.stdout
+    assert "You said: the input ended before an answer" in done.stdout
+
+
+def test_the_prompt_asks_then_goes_on_with_the_next_message(server: Server) -> None:
+    typed = f"{DELETE}\ny\nWhat notes do I have?\n"
+    done = goldpath_chat(server, "--approvals", "ask", stdin=typed)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "✓ approved" in out
+    assert "Deleted the note 'groceries'." in out
+    assert "Your notes: 'ideas', 'reading list'." in out
+    assert out.index("Deleted the note") < out.index("Your notes: 'ideas'")
+
+
+def test_an_unknown_approvals_mode_is_a_usage_error(server: Server) -> None:
+    done = goldpath_chat(server, "--approvals", "sometimes", "-m", DELETE)
+    assert done.returncode == 2
+    assert "--approvals must be ask, approve or reject, not 'sometimes'" in done.stderr
+
+
+def test_ctrl_c_while_asking_cancels_the_run_and_enter_ends_the_question(
+    server: Server,
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GOLDPATH_")}
+    user = f"cli_{uuid.uuid4().hex[:10]}"
+    command = [sys.executable, "-c", "from goldpath.cli import main; main()", "chat",
+               "--url", server.base_url, "--username", user, "--password", PASSWORD,
+               "--register", "--approvals", "ask", "-m", DELETE]  # fmt: skip
+    with subprocess.Popen(
+        command,
+        env={**clean, "COLUMNS": "200"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        seen = ""
+        while "Approve? [y/n/e(dit)]" not in seen:  # the question is asked: Ctrl-C now
+            piece = child.stdout.read(1)
+            assert piece, f"the client ended before asking: {seen}"
+            seen += piece
+        child.send_signal(signal.SIGINT)
+        while "Enter ends the question" not in seen:
+            piece = child.stdout.read(1)
+            assert piece, f"the client ended before noting the cancel: {seen}"
+            seen += piece
+        rest, _ = child.communicate("\n", timeout=60)  # Enter ends the question
+    out = seen + rest
+    assert child.returncode == 1
+    assert "■ completed cancelled" in out
+    assert "approved" not in out
+    assert "⚙ delete_note" not in out
