@@ -1,39 +1,55 @@
-"""A user stream's kept history as wire frames, in structures the cyclic GC does not walk.
+"""A user stream's kept history as encoded frames, in structures the cyclic GC does not walk.
 
 A long-lived process keeps up to ``cap`` events per user for ``resume``. Kept as `Event`
-objects (an envelope and its data, both GC-tracked), a thousand busy users held millions
-of objects, and every full collection walked them all: the collector's share of the time
-doubled and throughput fell by a third. Kept here instead: each event's frame (a ``str``,
-which the GC does not track) in a list used as a ring, and its time in an ``array`` (one
-flat buffer). Offsets are gapless, so only the newest is stored. A resume decodes the
-frames it replays, as the Redis stream does.
+objects (an envelope and its data, both GC-tracked), a thousand busy users held two
+million objects, and every full collection walked them all. Kept as one ``str`` per frame
+in a list, the strings are not tracked but each full collection still visits every one
+(a cache miss each, a million per collection). So frames are packed: every ``BLOCK``
+consecutive frames become one ``bytes`` (their UTF-8, joined), beside the bytes of two
+arrays: where each frame ends, and when each came (an ``array`` itself is GC-tracked,
+its bytes are not). A full history of 1,000 events is 16 such blocks, and the collector
+visits 16 objects where it visited 2,000. Only the newest, still open block holds ``str``
+frames. A resume decodes the frames it replays.
+
+Offsets are gapless from 1, so block ``k`` holds offsets ``k * BLOCK + 1`` to
+``(k + 1) * BLOCK`` and no offset is stored. The kept events are exactly those the bounds
+keep; a block's memory goes when its last kept event is dropped.
 """
 
 from __future__ import annotations
 
+import struct
 from array import array
+from collections import deque
+from itertools import accumulate
 
-__all__ = ["FrameHistory"]
+__all__ = ["BLOCK", "FrameHistory"]
 
-_FIRST_CAPACITY = 16
+BLOCK = 64
+"""Frames per packed block: few enough that the open block stays small, enough that a
+full history is a handful of objects."""
+
+_Sealed = tuple[bytes, bytes, bytes]  # frames' UTF-8; their ends ("q"), times ("d")
+_time_at = struct.Struct("d").unpack_from
 
 
 class FrameHistory:
     """The newest events' frames: kept while among the last ``keep_events`` or younger than
     ``keep_seconds`` (whichever keeps more), never more than ``cap``.
 
-    The ring grows by doubling up to ``cap``, so a quiet user costs a few slots, not ``cap``.
+    ``append`` takes offsets 1, 2, 3 and so on, as the stream gives them.
     """
 
     __slots__ = (
         "_cap",
         "_count",
-        "_frames",
-        "_head",
         "_keep_events",
         "_keep_seconds",
         "_newest",
-        "_times",
+        "_newest_time",
+        "_open",
+        "_open_times",
+        "_sealed",
     )
 
     def __init__(self, *, keep_events: int, keep_seconds: float, cap: int) -> None:
@@ -42,11 +58,12 @@ class FrameHistory:
         self._keep_events = keep_events
         self._keep_seconds = keep_seconds
         self._cap = cap
-        self._frames: list[str] = []  # a ring of len(self._frames) slots
-        self._times = array("d")  # the same slots' append times (time.monotonic)
-        self._head = 0  # the slot of the oldest kept event
+        self._sealed: deque[_Sealed] = deque()  # full blocks, oldest first
+        self._open: list[str] = []  # the frames of the newest block, not full yet
+        self._open_times = array("d")
         self._count = 0
         self._newest = 0  # the offset of the newest event appended, 0 before any
+        self._newest_time = 0.0
 
     def __len__(self) -> int:
         return self._count
@@ -63,49 +80,53 @@ class FrameHistory:
     @property
     def newest_time(self) -> float:
         """When the newest event was appended; 0.0 before any."""
-        if not self._count:
-            return 0.0
-        return self._times[(self._head + self._count - 1) % len(self._frames)]
+        return self._newest_time
 
     def append(self, offset: int, frame: str, now: float) -> None:
         """Keep the frame of event ``offset`` (the one after the newest), then forget the
         oldest events beyond the bounds."""
-        capacity = len(self._frames)
-        if self._count == capacity:
-            if capacity < self._cap:
-                self._grow(min(self._cap, max(_FIRST_CAPACITY, 2 * capacity)))
-                capacity = len(self._frames)
-            else:
-                self._drop_oldest(capacity)
-        slot = (self._head + self._count) % capacity
-        self._frames[slot] = frame
-        self._times[slot] = now
+        self._open.append(frame)
+        self._open_times.append(now)
         self._count += 1
-        self._newest = offset
-        times, horizon = self._times, now - self._keep_seconds
-        while self._count > self._keep_events and times[self._head] < horizon:
-            self._drop_oldest(capacity)
+        self._newest, self._newest_time = offset, now
+        if len(self._open) == BLOCK:
+            self._seal()
+        horizon = now - self._keep_seconds
+        while self._count > self._cap or (
+            self._count > self._keep_events and self._time_of(self.oldest_offset) < horizon
+        ):
+            self._count -= 1
+            if self.oldest_offset % BLOCK == 1:  # the last kept event of the oldest block
+                self._sealed.popleft()
 
     def frames_after(self, offset: int) -> list[str]:
         """The frames of the kept events after ``offset``, oldest first; the caller checks
         that ``offset`` is in ``[oldest_offset - 1, newest]``."""
-        skip = offset + 1 - self.oldest_offset
-        start, stop = self._head + skip, self._head + self._count
-        frames, capacity = self._frames, len(self._frames)
-        if stop <= capacity:
-            return frames[start:stop]
-        if start >= capacity:
-            return frames[start - capacity : stop - capacity]
-        return frames[start:] + frames[: stop - capacity]
+        frames: list[str] = []
+        first_block = self._newest // BLOCK - len(self._sealed)
+        skip = offset - first_block * BLOCK  # frames of the oldest sealed block before it
+        for data, ends, _times in self._sealed:
+            if skip < BLOCK:
+                offsets = memoryview(ends).cast("q")
+                start = offsets[skip - 1] if skip > 0 else 0
+                for end in offsets[max(skip, 0) :]:
+                    frames.append(data[start:end].decode())
+                    start = end
+            skip -= BLOCK
+        frames += self._open[max(skip, 0) :]
+        return frames
 
-    def _drop_oldest(self, capacity: int) -> None:
-        self._frames[self._head] = ""  # the frame's memory goes now, not when overwritten
-        self._head = (self._head + 1) % capacity
-        self._count -= 1
+    def _time_of(self, offset: int) -> float:
+        block, index = divmod(offset - 1, BLOCK)
+        sealed_from = self._newest // BLOCK - len(self._sealed)
+        if block >= sealed_from + len(self._sealed):
+            return self._open_times[index]
+        return float(_time_at(self._sealed[block - sealed_from][2], index * 8)[0])
 
-    def _grow(self, capacity: int) -> None:
-        """Re-lay the full ring oldest-first into ``capacity`` slots."""
-        head, more = self._head, capacity - len(self._frames)
-        self._frames = self._frames[head:] + self._frames[:head] + [""] * more
-        self._times = self._times[head:] + self._times[:head] + array("d", [0.0]) * more
-        self._head = 0
+    def _seal(self) -> None:
+        """Pack the open block's frames into one ``bytes`` and two arrays."""
+        encoded = [frame.encode() for frame in self._open]
+        ends = array("q", accumulate(map(len, encoded))).tobytes()
+        self._sealed.append((b"".join(encoded), ends, self._open_times.tobytes()))
+        self._open = []
+        self._open_times = array("d")
