@@ -567,7 +567,11 @@
   function answerCard(card, decision) {
     if (card.done || card.busy) return;
     setError(card.error, "");
-    const frame = { type: "approve", run_id: card.runId, call_id: card.callId, decision };
+    // Its `client_msg_id` comes back as the `ref` of an error frame refusing it.
+    card.ref = `approve:${card.runId}:${card.callId}`;
+    const frame = {
+      type: "approve", run_id: card.runId, call_id: card.callId, decision, client_msg_id: card.ref,
+    };
     if (decision === "approve") {
       const args = editedArgs(card);
       if (args === null) return card.args.focus();
@@ -604,8 +608,7 @@
     }
   }
 
-  // An error frame names no frame it answers; one without a `ref` (a chat's carries its
-  // `client_msg_id`) that comes while an answer is out is that answer's.
+  // An error frame refusing the answer out carries its `client_msg_id` as `ref`.
   function onAnswerError(card, frame) {
     state.answering = null;
     if (card.done) return; // resolved already, by whoever answered first
@@ -731,7 +734,9 @@
   }
 
   function onErrorFrame(frame) {
-    if (state.answering && frame.ref === undefined) return onAnswerError(state.answering, frame);
+    if (state.answering && frame.ref === state.answering.ref) {
+      return onAnswerError(state.answering, frame);
+    }
     return setError(ui.chatError, frame.message);
   }
 
