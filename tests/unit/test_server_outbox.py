@@ -13,11 +13,13 @@ pytestmark = pytest.mark.unit
 
 async def test_items_leave_in_the_order_they_were_put() -> None:
     box: Outbox[str] = Outbox()
+    assert box.empty()
     for item in ("a", "b", "c"):
         box.put_nowait(item)
     assert box.qsize() == 3
+    assert not box.empty()
     assert [await box.get() for _ in range(3)] == ["a", "b", "c"]
-    assert box.qsize() == 0
+    assert box.empty()
 
 
 async def test_a_waiting_reader_gets_the_next_item() -> None:

@@ -1,9 +1,10 @@
-"""A connection's outbound frames: a first-in first-out queue for one reader, kept small.
+"""A first-in first-out queue for one reader, kept small: a ``/ws`` connection's outbound
+frames, and the messages uvicorn has received on it (`LeanWebSocketProtocol`).
 
-A server holds one per open ``/ws`` connection, most of them idle for long stretches.
+A server holds two per open connection, most of them idle for long stretches.
 `asyncio.Queue` carries three deques and an `asyncio.Event` (about 3 KiB before anything is
-queued) to serve many readers and writers, bounded sizes and ``join``; a connection needs
-one writer task reading, and the queue is empty nearly always.
+queued) to serve many readers and writers, bounded sizes and ``join``; each of these has
+one reader, and is empty nearly always.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ T = TypeVar("T")
 
 
 class Outbox(Generic[T]):
-    """`asyncio.Queue`'s ``put_nowait``, ``get`` and ``qsize`` for one reader at a time."""
+    """`asyncio.Queue`'s ``put_nowait``, ``get``, ``qsize`` and ``empty`` for one reader."""
 
     __slots__ = ("_items", "_waiter")
 
@@ -27,6 +28,9 @@ class Outbox(Generic[T]):
 
     def qsize(self) -> int:
         return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
 
     def put_nowait(self, item: T) -> None:
         self._items.append(item)
