@@ -17,7 +17,7 @@ from goldpath.server import create_app
 from goldpath.server._agui import agui_id
 from goldpath.server._agui_mapping import APPROVAL_SCHEMA
 from tests.agui import SseEvent, check_run
-from tests.e2e.conftest import Server, User, make_settings, new_user, running
+from tests.e2e.conftest import Server, User, make_settings, new_user, open_ws, running
 from tests.e2e.test_agui import ag_ui, run_input
 from tests.e2e.test_agui_resume import resume, same
 
@@ -172,7 +172,16 @@ async def test_approving_runs_the_call_once_and_the_run_goes_on(http: httpx.Asyn
     assert deleted == ["groceries", "old drafts"]
     run = await http.get(f"/runs/{agui_id('run', user.user_id, 't2-1')}", headers=user.headers)
     assert run.json()["status"] == "ok"
-    same(await resume(http, user, "t2-1"), first)  # the first AG-UI run still ends there
+    # Each AG-UI run is sent again by its own runId, from any position, from the store.
+    same(await resume(http, user, "t2-1"), first)  # the first still ends at its interrupt
+    for client_run, events in [("t2-2", second), ("t2-3", third)]:
+        same(await resume(http, user, client_run), events)
+        for n, event in enumerate(events, 1):
+            same(await resume(http, user, client_run, event.id), events[n:])
+    # A runId is used once, whether a resume or a new run started it.
+    for body in [resume_input("t2", "t2-2", edited), run_input("more", "t2", "t2-3")]:
+        used = await http.post("/ag-ui", json=body, headers=user.headers)
+        assert used.status_code == 409, used.text
 
 
 async def test_rejecting_never_runs_the_call(http: httpx.AsyncClient) -> None:
@@ -253,3 +262,24 @@ async def test_a_cancelled_waiting_run_cannot_be_resumed(http: httpx.AsyncClient
     assert response.status_code == 409
     same(await resume(http, user, "t6-1"), events)  # its AG-UI run ended at the interrupt
     assert deleted == []
+
+
+async def test_answers_from_elsewhere_count_too(server: Server, http: httpx.AsyncClient) -> None:
+    """A call answered with the HTTP route (the web page, say) is an answer of the run: the
+    AG-UI run the next resume starts is the one after it."""
+    user = await new_user(http, "mixed")
+    await _waiting(http, user, "t8")
+    ws, _ = await open_ws(server, user)
+    await ws.send({"type": "ping"})  # a client that only listens
+    run_id = agui_id("run", user.user_id, "t8-1")
+    answered = await http.post(
+        f"/runs/{run_id}/approvals/call_a", json={"decision": "approve"}, headers=user.headers
+    )
+    assert answered.status_code == 202
+    await ws.until(lambda f: f.get("type") == "approval_requested")  # call_b's
+    await ws.connection.close()
+    third = await ag_ui(http, user, resume_input("t8", "t8-3", approve("call_b")))
+    check_run(third, answered="call_b")
+    assert third[1].data["toolCallId"] == "call_b"
+    same(await resume(http, user, "t8-3"), third)
+    assert deleted == ["groceries", "drafts"]

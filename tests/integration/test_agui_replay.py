@@ -11,6 +11,7 @@ from goldpath.engine import PausedRun
 from goldpath.events import (
     AgentCompleted,
     AgentStarted,
+    ApprovalRequested,
     Event,
     EventData,
     MessageDelta,
@@ -237,3 +238,33 @@ async def test_a_waiting_run_whose_request_was_lost_ends_at_its_stored_call(stor
         {"tool": "delete_note", "args": {"title": "a"}},
     )
     assert subscription.closed_reason is not None
+
+
+async def test_a_waiting_run_is_whole_in_the_store_after_a_restart(store: Store) -> None:
+    """Its events were all stored as it paused: the stream's new epoch loses none of them."""
+    run = await _run(store)
+    old = InMemoryStreamHub().for_user(run.owner_id)
+    asked = ApprovalRequested("call_x", "delete_note", {"title": "a"})
+    sent = await _send(old, run, [AgentStarted("hi"), MessageDelta("a"), asked])
+    await store.append_run_events(run.owner_id, run.run_id, _records(sent, "old-epoch"))
+    await store.pause_run(
+        run.owner_id, run.run_id, call_id="call_x", state="{}", waits_for=60.0, next_event_seq=4
+    )
+    waiting = await store.get_run(run.owner_id, run.run_id)
+    fresh = InMemoryStreamHub().for_user(run.owner_id)  # the server restarted since
+    known = await known_events(store, fresh, fresh.epoch, run.owner_id, waiting, 1000)
+    assert known.complete
+    assert _types(known.events) == ["agent_started", "message_delta", "approval_requested"]
+    resumed = ResumedRun(
+        store, fresh, await fresh.subscribe(), run.owner_id, waiting, ("t", "r"), window=100
+    )
+    events = await _body(resumed, ("old-epoch", 2))
+    assert [e.type for e in events] == [
+        "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_END",
+        "TOOL_CALL_START",
+        "TOOL_CALL_ARGS",
+        "TOOL_CALL_END",
+        "RUN_FINISHED",
+    ]
+    check_run(events, first=3)

@@ -65,3 +65,23 @@ async def test_the_runs_a_thread_waits_on_are_read_without_taking_them(store: St
         await store.paused_run(bob, "run_2")
     with pytest.raises(NotFoundError):
         await store.waiting_runs(bob, "thr_a")
+
+
+async def test_an_ag_ui_run_of_a_resume_names_its_run_once(store: Store) -> None:
+    ann = (await store.create_user("ann", "hash")).user_id
+    bob = (await store.create_user("bob", "hash")).user_id
+    await store.open_agui_thread(ann, "thr_a", "client-thread")
+    await store.start_run(ann, "thr_a", "run_1", "agent", "hi")
+    await store.add_agui_resume(ann, "run_2", "run_1", 1)
+    run, answers = await store.agui_resumed_run(ann, "run_2")
+    assert (run.run_id, answers) == ("run_1", 1)
+    for used in ("run_2", "run_1"):  # an AG-UI run's id, or a run's
+        with pytest.raises(ConflictError):
+            await store.add_agui_resume(ann, used, "run_1", 2)
+    with pytest.raises(NotFoundError):
+        await store.agui_resumed_run(bob, "run_2")
+    with pytest.raises(NotFoundError):
+        await store.add_agui_resume(bob, "run_3", "run_1", 1)
+    await store.delete_thread(ann, "thr_a")  # its runs go, and the AG-UI runs of them
+    with pytest.raises(NotFoundError):
+        await store.agui_resumed_run(ann, "run_2")

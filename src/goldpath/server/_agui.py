@@ -9,18 +9,17 @@ response reads the user's stream while the client listens, and the run goes on w
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from pydantic.alias_generators import to_camel
 
 from goldpath.context import is_real_id
-from goldpath.errors import ConflictError, NotFoundError, SubscriptionClosedError
+from goldpath.errors import NotFoundError, SubscriptionClosedError
+from goldpath.server._agui_input import ResumeEntry, RunAgentInput, agui_id
+from goldpath.server._agui_interrupts import answer_interrupt, require_unused
 from goldpath.server._agui_mapping import RunMapping, interrupted, sse
 from goldpath.server._agui_replay import ResumedRun
 from goldpath.server._errors import ApiError
@@ -29,132 +28,13 @@ from goldpath.server._run_rules import require_run_id
 from goldpath.server._schemas import ErrorBody
 from goldpath.server._sse import SSE_HEADERS
 from goldpath.server._state import AppState
-from goldpath.server._text import JsonObject, Text
 from goldpath.stream import Subscription
-from goldpath.tools import ApprovalAnswer
 
 __all__ = ["RunAgentInput", "agui_id", "router"]
 
 logger = logging.getLogger("goldpath.server.agui")
 
 router = APIRouter(tags=["ag-ui"])
-
-
-class _Camel(BaseModel):
-    """AG-UI's wire names are camelCase; fields the server does not use are accepted."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
-
-
-class InputMessage(_Camel):
-    """A message of ``RunAgentInput.messages``: only a user message's text is read."""
-
-    id: str
-    role: str
-    content: Any = None
-
-    def text(self) -> str | None:
-        """The message's text: its string content, or its text parts joined."""
-        if isinstance(self.content, str):
-            return self.content
-        if isinstance(self.content, list):
-            parts = [
-                part["text"]
-                for part in self.content
-                if isinstance(part, dict)
-                and part.get("type") == "text"
-                and isinstance(part.get("text"), str)
-            ]
-            return "".join(parts) if parts else None
-        return None
-
-
-class ApprovalPayload(_Camel):
-    """The ``payload`` of a resume entry that answers a goldpath interrupt: AG-UI 1.0's
-    approve-with-edits pattern (``approved``, ``editedArgs``) and a reason for a rejection;
-    the interrupt's ``responseSchema`` says the same."""
-
-    approved: StrictBool
-    edited_args: JsonObject | None = Field(
-        default=None, description="approve only: the arguments the tool runs with instead"
-    )
-    reason: Text | None = Field(
-        default=None, max_length=2000, description="reject only: told to the model"
-    )
-
-
-class ResumeEntry(_Camel):
-    """AG-UI 1.0's answer to one interrupt: goldpath's interrupt id is the call's id."""
-
-    interrupt_id: Text = Field(min_length=1)
-    status: Literal["resolved", "cancelled"]
-    payload: ApprovalPayload | None = None
-
-    def answer(self) -> ApprovalAnswer:
-        """The person's answer; ``cancelled`` (the user answered nothing) rejects the call."""
-        if self.status == "cancelled":
-            return ApprovalAnswer("reject")
-        if self.payload is None:
-            raise ApiError(
-                422,
-                "bad_request",
-                f"the resume entry for {self.interrupt_id!r} is resolved but has no payload; "
-                'send {"approved": true} or {"approved": false}',
-            )
-        payload = self.payload
-        if payload.approved:
-            return ApprovalAnswer("approve", payload.edited_args, payload.reason)
-        return ApprovalAnswer("reject", payload.edited_args, payload.reason)
-
-
-class RunAgentInput(_Camel):
-    """AG-UI 1.0's ``RunAgentInput``. goldpath keeps the thread's history itself, so of the
-    messages only the last user message is read: it is the chat message of the run. With
-    ``resume``, no message is read: the entry answers the call a run of the thread waits
-    for, and that run goes on."""
-
-    thread_id: str = Field(description="the client's own thread id, scoped to the user")
-    run_id: str = Field(description="the client's own run id, scoped to the user")
-    messages: list[InputMessage]
-    resume: list[ResumeEntry] | None = None
-
-    def resume_entry(self) -> ResumeEntry | None:
-        """The one answer of ``resume``; goldpath asks for one call at a time."""
-        if not self.resume:
-            return None
-        if len(self.resume) > 1:
-            ids = ", ".join(repr(entry.interrupt_id) for entry in self.resume)
-            raise ConflictError(
-                f"resume answers {len(self.resume)} interrupts ({ids}), but a goldpath run "
-                "waits for one call at a time; answer the interrupt of the last RUN_FINISHED"
-            )
-        return self.resume[0]
-
-    def chat_message(self) -> str:
-        for message in reversed(self.messages):
-            if message.role == "user":
-                text = message.text()
-                if text is None:
-                    raise ApiError(
-                        422,
-                        "bad_request",
-                        "the last user message has no text; send its content as a string "
-                        "or as text parts",
-                    )
-                return text
-        raise ApiError(
-            422, "bad_request", "messages has no user message; send the user's message last"
-        )
-
-
-def agui_id(kind: str, user_id: str, client_id: str) -> str:
-    """The goldpath id (``thr_…`` or ``run_…``) of an AG-UI client's own thread or run id.
-
-    Made from the user and the client's id, so one client id names one object per user
-    and can never name another user's.
-    """
-    digest = hashlib.sha256(f"{kind}\0{user_id}\0{client_id}".encode()).hexdigest()
-    return f"{kind}_{digest[:32]}"
 
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -194,6 +74,7 @@ async def run_agent(
     thread_id = agui_id("thr", user_id, body.thread_id)
     subscription = await state.hub.for_user(user_id).subscribe()
     try:
+        await require_unused(state.store, user_id, body.run_id)
         await _open_thread(state, user_id, thread_id, body.thread_id)
         accepted = await state.runs.start(
             user_id,
@@ -221,29 +102,14 @@ async def _continue(
     """Answer the call of ``entry`` (the run of the thread that waits for it goes on, here)
     and stream the rest of that run as the AG-UI run ``body.run_id``: from RUN_STARTED to
     its end, or to the next call it waits for."""
-    answer = entry.answer()
-    thread_id = agui_id("thr", user_id, body.thread_id)
-    waiting = [
-        paused
-        for paused in await state.store.waiting_runs(user_id, thread_id)
-        if paused.call_id == entry.interrupt_id
-    ]
-    if not waiting:
-        raise ConflictError(
-            f"no run of the thread {body.thread_id!r} waits for the call "
-            f"{entry.interrupt_id!r} (answered already, ended, or never asked); "
-            "send the next run without resume"
-        )
-    run_id = waiting[-1].run.run_id
     subscription = await state.hub.for_user(user_id).subscribe()
     try:
-        await state.runs.answer(
+        run_id = await answer_interrupt(
+            state,
             user_id,
-            run_id,
-            entry.interrupt_id,
-            answer,
+            (body.thread_id, body.run_id),
+            entry,
             request_id=getattr(request.state, "request_id", None),
-            audit={"source": "ag-ui"},
         )
     except BaseException:
         subscription.close()
@@ -308,12 +174,17 @@ async def run_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """goldpath's resume extension: the AG-UI events of the run ``run_id`` (the client's
-    ``runId``) after ``Last-Event-ID``, each exactly once, then live to the run's end;
-    without the header the whole run. When they can no longer be replayed from that id, a
-    MESSAGES_SNAPSHOT of the thread at the run's end, then the run's last event."""
+    ``runId``, also of a run a resume started) after ``Last-Event-ID``, each exactly once,
+    then live to the run's end (or its interrupt); without the header the whole run. When
+    they can no longer be replayed from that id, a MESSAGES_SNAPSHOT of the thread at the
+    run's end, then the events that end it."""
     position = _position(last_event_id)
     require_run_id(run_id)
-    run = await state.store.get_run(user_id, agui_id("run", user_id, run_id))
+    agui_run_id, answers = agui_id("run", user_id, run_id), 0
+    try:
+        run = await state.store.get_run(user_id, agui_run_id)
+    except NotFoundError:  # an AG-UI run a resume started, or none
+        run, answers = await state.store.agui_resumed_run(user_id, agui_run_id)
     thread_id = await state.store.agui_thread_id(user_id, run.thread_id)
     stream = state.hub.for_user(user_id)
     subscription = await stream.subscribe()
@@ -330,6 +201,7 @@ async def run_events(
         run,
         (thread_id, run_id),
         window=state.settings.history_events,
+        after_answers=answers,
     )
     return StreamingResponse(
         resumed.events(position), media_type="text/event-stream", headers=SSE_HEADERS

@@ -92,8 +92,9 @@ async def known_events(
     stored = await _stored(store, user_id, run.run_id)
     events = [SourcedEvent(r.epoch, decode_event(r.frame)) for r in stored]
     complete = [r.seq for r in stored] == list(range(1, len(stored) + 1))
-    if events and events[-1].event.type == "agent_completed":
-        return KnownEvents(events, complete)
+    last = events[-1].event.type if events else None
+    if last == "agent_completed" or (last == "approval_requested" and run.status == "waiting"):
+        return KnownEvents(events, complete)  # nothing comes after them (for now)
     if stored and stored[-1].epoch != epoch:
         return KnownEvents(events, False)  # the stream lost what came after them
     _, newest = await stream.position()

@@ -195,3 +195,20 @@ agui_threads = Table(
     Column("agui_thread_id", Text, nullable=False),
 )
 """The AG-UI client's own ``threadId`` of a thread made through ``POST /ag-ui``."""
+
+agui_resumes = Table(
+    "agui_resumes",
+    metadata,
+    Column("agui_run_id", String(ID_LENGTH), primary_key=True),
+    Column(
+        "run_id",
+        String(ID_LENGTH),
+        ForeignKey("runs.run_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("answers", Integer, nullable=False),
+    Index(None, "run_id"),
+)
+"""The AG-UI runs a ``POST /ag-ui`` with ``resume`` started (migration 0008): the client's
+``runId`` (as ``agui_run_id``, made from it like a run id) names the part of the goldpath run
+``run_id`` after its ``answers``-th answer."""

@@ -21,6 +21,7 @@ from goldpath.context import new_id
 from goldpath.errors import ConflictError, NotFoundError, RunFinishedError, StoreError
 
 from ._accounts import AccountMethods
+from ._agui_runs import AguiRunMethods
 from ._database import SQLITE_READERS, AsyncDatabase, Database, ThreadedSQLite
 from ._engine import Backend, create_postgresql_engine, create_sqlite_engine, normalise_url
 from ._leases import RunLeaseMethods
@@ -79,7 +80,14 @@ def title_from_message(message: str) -> str | None:
     return words[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-class Store(AccountMethods, ThreadEditMethods, RunEventMethods, RunLeaseMethods, RunPauseMethods):
+class Store(
+    AccountMethods,
+    ThreadEditMethods,
+    RunEventMethods,
+    RunLeaseMethods,
+    RunPauseMethods,
+    AguiRunMethods,
+):
     """Owner-scoped persistence on SQLite (sqlite3, in threads) or PostgreSQL (asyncpg)."""
 
     backend: Backend
