@@ -151,3 +151,17 @@ def test_a_run_that_waited_is_one_ag_ui_run_per_answer() -> None:
     ends = [json.loads(run[-1].json)["outcome"] for run in runs]
     assert [end["type"] for end in ends] == ["interrupt", "interrupt", "success"]
     assert [end["interrupts"][0]["id"] for end in ends[:2]] == ["c1", "c2"]
+
+
+def test_a_continued_run_that_ends_before_its_answer_still_ends_its_ag_ui_run() -> None:
+    """A resume's response waits for the answer's approval_resolved; a run that ends without
+    it (it failed as it continued) still gives that response its start and its end."""
+    mapping = RunMapping("t", "r2", after_answers=1)
+    asked = ApprovalRequested("c1", "delete_note", {})
+    assert mapping.map(Event(1, "run_a", "thr", "supervisor", TS, asked)) == []  # sent before
+    failed = AgentCompleted("error", 1.0, error="the run failed")
+    out = mapping.map(Event(2, "run_a", "thr", "supervisor", TS, failed))
+    assert [(agui.offset, agui.type) for agui in out] == [(1, "RUN_STARTED"), (2, "RUN_ERROR")]
+    assert mapping.finished
+    for agui in out:
+        check_event(json.loads(agui.json))

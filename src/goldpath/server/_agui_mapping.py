@@ -153,6 +153,9 @@ class RunMapping:
         if self.finished or (self._skip and not self._starts(data)):
             return out  # another AG-UI run's
         stamp = _timestamp(event.ts)
+        if self._skip:  # the run ended before the answer this AG-UI run continues from
+            self._skip = 0
+            self._started(out, stamp)
         if isinstance(data, MessageDelta):
             if self._text is None:
                 self._text = f"{self._run_id}.text.{self._offset + 1}"
@@ -207,10 +210,13 @@ class RunMapping:
         return out
 
     def _starts(self, data: object) -> bool:
-        """Whether ``data`` starts the AG-UI run being made: the n-th answer of the run."""
+        """Whether ``data`` starts the AG-UI run being made: the run's n-th answer, or its
+        end when that answer never came (a continued run that failed before it: the
+        response still ends)."""
         if isinstance(data, ApprovalResolved):
             self._skip -= 1
-        return self._skip == 0 and isinstance(data, ApprovalResolved)
+            return self._skip == 0
+        return isinstance(data, AgentCompleted)
 
     def _started(self, out: list[AguiEvent], stamp: int) -> None:
         run = {"threadId": self._thread_id, "runId": self._run_id}
