@@ -18,7 +18,6 @@ keep; a block's memory goes when its last kept event is dropped.
 
 from __future__ import annotations
 
-import struct
 from array import array
 from collections import deque
 from itertools import accumulate
@@ -30,7 +29,6 @@ BLOCK = 64
 full history is a handful of objects."""
 
 _Sealed = tuple[bytes, bytes, bytes]  # frames' UTF-8; their ends ("q"), times ("d")
-_time_at = struct.Struct("d").unpack_from
 
 
 class FrameHistory:
@@ -47,6 +45,7 @@ class FrameHistory:
         "_keep_seconds",
         "_newest",
         "_newest_time",
+        "_oldest_times",
         "_open",
         "_open_times",
         "_sealed",
@@ -61,6 +60,8 @@ class FrameHistory:
         self._sealed: deque[_Sealed] = deque()  # full blocks, oldest first
         self._open: list[str] = []  # the frames of the newest block, not full yet
         self._open_times = array("d")
+        # The times of the oldest kept event's block (sealed: a view of its bytes).
+        self._oldest_times: array[float] | memoryview[float] = self._open_times
         self._count = 0
         self._newest = 0  # the offset of the newest event appended, 0 before any
         self._newest_time = 0.0
@@ -91,13 +92,8 @@ class FrameHistory:
         self._newest, self._newest_time = offset, now
         if len(self._open) == BLOCK:
             self._seal()
-        horizon = now - self._keep_seconds
-        while self._count > self._cap or (
-            self._count > self._keep_events and self._time_of(self.oldest_offset) < horizon
-        ):
-            self._count -= 1
-            if self.oldest_offset % BLOCK == 1:  # the last kept event of the oldest block
-                self._sealed.popleft()
+        if self._count > self._keep_events or self._count > self._cap:
+            self._trim(now - self._keep_seconds)
 
     def frames_after(self, offset: int) -> list[str]:
         """The frames of the kept events after ``offset``, oldest first; the caller checks
@@ -116,15 +112,24 @@ class FrameHistory:
         frames += self._open[max(skip, 0) :]
         return frames
 
-    def _time_of(self, offset: int) -> float:
-        block, index = divmod(offset - 1, BLOCK)
-        sealed_from = self._newest // BLOCK - len(self._sealed)
-        if block >= sealed_from + len(self._sealed):
-            return self._open_times[index]
-        return float(_time_at(self._sealed[block - sealed_from][2], index * 8)[0])
+    def _trim(self, horizon: float) -> None:
+        """Drop the oldest events beyond the cap, and those beyond the count older than
+        ``horizon``; runs on every append once the count is reached, so it stays lean."""
+        cap, keep, times = self._cap, self._keep_events, self._oldest_times
+        count = self._count
+        oldest = self._newest - count + 1
+        while count > cap or (count > keep and times[(oldest - 1) % BLOCK] < horizon):
+            count -= 1
+            oldest += 1
+            if oldest % BLOCK == 1:  # the oldest block's last kept event went: so does it
+                self._sealed.popleft()
+                times = self._oldest_times = (
+                    memoryview(self._sealed[0][2]).cast("d") if self._sealed else self._open_times
+                )
+        self._count = count
 
     def _seal(self) -> None:
-        """Pack the open block's frames into one ``bytes`` and two arrays."""
+        """Pack the open block's frames, their ends and their times into three ``bytes``."""
         encoded = [frame.encode() for frame in self._open]
         ends = array("q", accumulate(map(len, encoded))).tobytes()
         self._sealed.append((b"".join(encoded), ends, self._open_times.tobytes()))
