@@ -93,9 +93,16 @@ class _Connection:
 class GoldpathBench:
     """A factory, a hub, and one connection per user (made on first use)."""
 
-    def __init__(self, *, gated: bool = False, max_users: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        gated: bool = False,
+        max_users: int = 1000,
+        history_events: int = 1000,
+        history_seconds: float = 600.0,
+    ) -> None:
         model = scripted_model()
-        self.hub = InMemoryStreamHub()
+        self.hub = InMemoryStreamHub(history_events=history_events, history_seconds=history_seconds)
         self.factory = ExecutionEngineFactory(
             streams=self.hub,
             model=GatedModel(model) if gated else model,

@@ -19,6 +19,11 @@ not distort another:
 Run it with the bench environment (see bench/requirements.txt)::
 
     /work/bench-venv/bin/python bench/engine_overhead.py --runs 2000 --concurrency 1000 --write-docs
+
+``--steady`` measures goldpath alone in a process whose streams' history is full, beside a
+young process (issue 16; see ``_steady.py``)::
+
+    .venv/bin/python bench/engine_overhead.py --steady --concurrency 1000
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import _steady
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -308,6 +315,9 @@ async def _close(keep: Any) -> None:
 def worker(args: argparse.Namespace) -> None:
     """One phase of one framework; prints one JSON line for the parent."""
     name, phase = args.worker, args.phase
+    if phase in ("young", "steady"):
+        _steady.worker(args)
+        return
     if phase == "seq":
         coro = phase_seq(name, args.runs, args.warmup)
     elif phase == "tput":
@@ -682,9 +692,24 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "--frameworks", nargs="+", default=list(FRAMEWORKS), choices=list(FRAMEWORKS)
     )
     parser.add_argument("--write-docs", action="store_true", help=f"update {SECTION!r}")
+    steady = parser.add_argument_group("steady state (--steady, goldpath only)")
+    steady.add_argument(
+        "--steady", action="store_true", help="full history against a young process"
+    )
+    steady.add_argument("--steady-processes", type=int, default=2, help="of each kind")
+    steady.add_argument("--window", type=int, default=10, help="rounds per measured window")
+    steady.add_argument("--history-events", type=int, default=1000, help="kept per user")
+    steady.add_argument(
+        "--history-seconds", type=float, default=0.0, help="kept per user; 0: the count only"
+    )
+    steady.add_argument(
+        "--gc-threshold", type=int, default=0, help="gen0 GC threshold; 0: the interpreter's"
+    )
     parser.add_argument("--worker", choices=list(FRAMEWORKS), help=argparse.SUPPRESS)
     parser.add_argument(
-        "--phase", choices=("seq", "tput", "mem", "profile"), help=argparse.SUPPRESS
+        "--phase",
+        choices=("seq", "tput", "mem", "profile", "young", "steady"),
+        help=argparse.SUPPRESS,
     )
     args = parser.parse_args(argv)
     args.argv = list(argv)
@@ -695,6 +720,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.worker:
         worker(args)
+        return
+    if args.steady:
+        _steady.run(args)
         return
     started = time.perf_counter()
     args.load = os.getloadavg()
