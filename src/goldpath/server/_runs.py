@@ -51,13 +51,17 @@ class AcceptedRun:
 
 @dataclass(slots=True)
 class _Run:
-    """A run in flight in this process; ``finishing`` once its result is being stored."""
+    """A run in flight in this process; ``finishing`` once its result or its pause is being
+    stored (its task is not cancelled then), ``pausing`` in the second case.
+    ``cancel_requested``: a cancel met it pausing, and is carried out once its task ends."""
 
     user_id: str
     thread_id: str
     task: asyncio.Task[None] | None = None
     started: bool = False
     finishing: bool = False
+    pausing: bool = False
+    cancel_requested: bool = False
 
 
 class RunService:
@@ -205,7 +209,20 @@ class RunService:
         except Exception:
             logger.exception("run failed outside the engine", extra=context.log_fields())
         finally:
+            cancel = run.cancel_requested  # read and forgotten in one step: no cancel between
             self._forget(run, context.run_id)
+            if cancel:
+                await self._cancel_later(context.user_id, context.run_id)
+
+    async def _cancel_later(self, user_id: str, run_id: str) -> None:
+        """Carry out a cancel that met the run storing its pause: it waits now (ended at
+        once), or was answered meanwhile (cancelled where it runs again)."""
+        try:
+            await self.cancel(user_id, run_id)
+        except (ConflictError, NotFoundError):
+            pass  # it ended meanwhile: nothing is left to cancel
+        except Exception:
+            logger.exception("could not cancel the run after its pause", extra={"run_id": run_id})
 
     def _forget(self, run: _Run, run_id: str) -> None:
         """The run's task is over. A run that paused may be continued here already, by a
@@ -234,9 +251,9 @@ class RunService:
         )
 
     async def _pause(self, run: _Run, context: UserExecutionContext, paused: PausedRun) -> None:
-        # From here on the run cannot be cancelled here: it is being stored as waiting, and
-        # a cancel then finds it waiting in the store.
-        run.finishing = True
+        # From here on the run's task is not cancelled: it is being stored as waiting. A
+        # cancel meanwhile is carried out once the task has ended (_execute).
+        run.finishing = run.pausing = True
         events, next_seq = await self._recorder.pausing(context.run_id)
         await self._store.pause_run(
             context.user_id,
@@ -322,34 +339,45 @@ class RunService:
         `NotFoundError` for an unknown run or someone else's; `ConflictError` for a run
         that has finished (or is storing its result). A run of another node is cancelled by
         that node when the cancel reaches it; one whose node stopped is ended by a sweep.
+        A run may move on while it is looked at (pause, be answered, go on here or at
+        another node): it is looked at again until the cancel reaches it.
         """
         require_run_id(run_id)
-        run = self._runs.get(run_id)
-        if run is not None and run.user_id == user_id:
-            if not run.started:
-                await asyncio.sleep(0)  # the task's first step is already scheduled: let it run
-            if not run.finishing and run.task is not None and not run.task.done():
-                run.task.cancel()
-                return
-        record = await self._store.get_run(user_id, run_id)
-        if record.status == "waiting":  # paused for approval (maybe by this node just now)
-            try:
-                taken = await self._store.continue_paused_run(user_id, run_id, None, self._lease)
-            except ConflictError:  # answered meanwhile: it runs again, somewhere
-                record = await self._store.get_run(user_id, run_id)
-            else:
+        for _ in range(_CANCEL_LOOKS):
+            run = self._runs.get(run_id)
+            if run is not None and run.user_id == user_id:
+                if not run.started:
+                    await asyncio.sleep(0)  # the task's first step is scheduled: let it run
+                if _flagged_while_pausing(run):
+                    return
+                if not run.finishing and run.task is not None and not run.task.done():
+                    run.task.cancel()
+                    return
+            record = await self._store.get_run(user_id, run_id)
+            if record.status == "waiting":  # paused for approval (maybe by this node just now)
+                try:
+                    taken = await self._store.continue_paused_run(
+                        user_id, run_id, None, self._lease
+                    )
+                except ConflictError:
+                    continue  # answered meanwhile: it runs again, here or elsewhere
                 await self._end_paused(taken, "cancelled")
                 return
-        if record.status != "running":
-            raise _finished(run_id, record.status)
-        if record.node_id is not None and record.node_id != self._cluster.node_id:
-            await self._cluster.send_cancel(record.node_id, run_id)
-            return
-        if run is not None and run.user_id == user_id:
-            raise ConflictError(
-                f"run {run_id!r} is already finishing; only a running run can be cancelled"
-            )
-        self.cancel_here(run_id)  # continued here meanwhile; nothing for a run a stopped node left
+            if record.status != "running":
+                raise _finished(run_id, record.status)
+            if record.node_id != self._cluster.node_id:
+                if record.node_id is not None:  # None: a run a stopped node left, for a sweep
+                    await self._cluster.send_cancel(record.node_id, run_id)
+                return
+            if run is not None and run is self._runs.get(run_id) and not run.pausing:
+                raise ConflictError(
+                    f"run {run_id!r} is already finishing; only a running run can be cancelled"
+                )
+            # Running here, yet no task of it was found running: it paused or ended (or was
+            # continued here) while the store was read. Look again.
+        raise ConflictError(
+            f"run {run_id!r} kept changing while it was being cancelled; cancel it again"
+        )
 
     async def stop_thread(self, user_id: str, thread_id: str) -> None:
         """Cancel the user's runs of the thread, here and on other nodes, and wait until
@@ -384,7 +412,7 @@ class RunService:
         """Cancel a run of this node another node was asked to cancel (or that this node
         lost to a sweep); nothing for a run that is not here or is storing its result."""
         run = self._runs.get(run_id)
-        if run is None or run.finishing or run.task is None:
+        if run is None or _flagged_while_pausing(run) or run.finishing or run.task is None:
             return
         if not run.started:  # cancelled before its first step, it would never end itself
             asyncio.get_running_loop().call_soon(self.cancel_here, run_id)
@@ -403,6 +431,20 @@ class RunService:
                 run.task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+_CANCEL_LOOKS = 5
+"""How often `RunService.cancel` looks at a run that moves on while it looks (each look
+finds it further along: pausing, waiting, continued, ended)."""
+
+
+def _flagged_while_pausing(run: _Run) -> bool:
+    """Whether ``run`` is storing its pause, now with a cancel to carry out afterwards (its
+    task must not be cancelled mid-pause; the cancel would be lost once it waits)."""
+    if run.pausing and run.task is not None and not run.task.done():
+        run.cancel_requested = True
+        return True
+    return False
 
 
 def _context_of(
