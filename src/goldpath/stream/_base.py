@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections import deque
 from dataclasses import dataclass
 
 from goldpath.errors import SubscriptionClosedError
@@ -52,7 +51,9 @@ class Subscription:
         """The newest offset when the subscription began: later events arrive here."""
         self.epoch = epoch
         """The stream's epoch when the subscription began, the one ``offset`` belongs to."""
-        self._buffer: deque[Event] = deque()
+        # A list, not a deque (760 bytes empty): the server holds one subscription per open
+        # connection, and its reader empties the buffer as events arrive.
+        self._buffer: list[Event] = []
         self._limit = limit
         self._waiter: asyncio.Future[None] | None = None
         self._closed: str | None = None
@@ -101,7 +102,7 @@ class Subscription:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._buffer.popleft()
+        return self._buffer.pop(0)
 
     def __aiter__(self) -> Subscription:
         return self
