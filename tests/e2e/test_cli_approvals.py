@@ -6,14 +6,22 @@ not a terminal), as a script or a person typing would.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
+from rich.console import Console
 
+from goldpath.cli._approvals import Approver
+from goldpath.cli._client import ChatSession
+from goldpath.cli._render import EventRenderer
 from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.e2e
@@ -163,3 +171,38 @@ def test_ctrl_c_while_asking_cancels_the_run_and_enter_ends_the_question(
     assert "■ completed cancelled" in out
     assert "approved" not in out
     assert "⚙ delete_note" not in out
+
+
+async def test_an_answer_lost_with_the_socket_is_sent_again_and_the_call_runs_once(
+    server: Server,
+) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+
+    class DropOnRequest(EventRenderer):
+        """Cuts the socket under the client as the approval request is shown: the answer
+        goes out on a dead socket and must reach the server after the reconnect."""
+
+        def render(self, frame: Mapping[str, Any]) -> None:
+            super().render(frame)
+            if frame.get("type") == "approval_requested":
+                assert session._ws is not None
+                session._ws.transport.abort()
+
+    session = ChatSession(
+        server.base_url,
+        f"cli_{uuid.uuid4().hex[:10]}",
+        PASSWORD,
+        DropOnRequest(console),
+        register=True,
+        approver=Approver("approve", console),
+    )
+    async with session, asyncio.timeout(30):  # a lost answer would leave it waiting forever
+        outcome = await session.chat(DELETE)
+    text = out.getvalue()
+    assert outcome.status == "ok", text
+    assert "connection lost; reconnecting" in text
+    assert text.count("✓ approved") == 1
+    assert text.count("⚙ delete_note") == 1
+    assert "conflict" not in text
+    assert "Deleted the note 'groceries'." in text

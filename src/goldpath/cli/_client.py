@@ -19,7 +19,7 @@ import json
 import signal
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -98,6 +98,10 @@ class _Run:
     pending: Mapping[str, Any] | None = None
     """The data of an ``approval_requested`` not answered yet."""
     asking: bool = False
+    answer: dict[str, Any] | None = None
+    """The ``approve`` frame sent for a call whose ``approval_resolved`` has not come yet."""
+    resent: set[str] = field(default_factory=set)
+    """The ``client_msg_id`` of answers sent again after a reconnect."""
 
 
 class ChatSession:
@@ -242,8 +246,12 @@ class ChatSession:
         self._ws, stream = await self._open()
         self._epoch, self._offset = str(stream["epoch"]), int(stream["offset"])
 
-    async def _resume(self) -> ClientConnection:
-        """Reconnect after a drop and ask for every event after the last one seen."""
+    async def _resume(self, run: _Run) -> ClientConnection:
+        """Reconnect after a drop and ask for every event after the last one seen.
+
+        An answer to a call whose ``approval_resolved`` has not been seen may have been lost
+        with the socket: it is sent again (a second answer gets ``conflict``, not shown).
+        """
         for delay in (*_RECONNECT_DELAYS, None):
             try:
                 ws, _stream = await self._open()
@@ -256,6 +264,10 @@ class ChatSession:
             await ws.send(
                 json.dumps({"type": "resume", "epoch": self._epoch, "offset": self._offset})
             )
+            if run.answer is not None:
+                again = {**run.answer, "client_msg_id": uuid.uuid4().hex}
+                run.resent.add(again["client_msg_id"])
+                await ws.send(json.dumps(again))
             return ws
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -292,7 +304,7 @@ class ChatSession:
                         if _close_code(exc) in (4401, 1009):
                             raise _closed_error(exc) from None
                         self.renderer.note("… connection lost; reconnecting")
-                        ws = await self._resume()
+                        ws = await self._resume(run)
                         continue
                     await self._handle(json.loads(raw), run)
                     if run.pending is not None and run.status is None:
@@ -325,11 +337,15 @@ class ChatSession:
                 run.status = str(frame_data(frame).get("status", "error"))
             elif kind == "approval_requested":
                 run.pending = frame_data(frame)
+            elif kind == "approval_resolved":
+                run.answer = None
         elif kind == "run_accepted" and frame.get("client_msg_id") == run.client_msg_id:
             run.run_id, run.thread_id = frame.get("run_id"), frame.get("thread_id")
             if run.cancel_requested:
                 self._send_cancel(run)
         elif kind == "error":
+            if frame.get("ref") in run.resent and frame.get("code") == "conflict":
+                return  # an answer sent again after a reconnect: the first one was taken
             self.renderer.render(frame)
             ours = frame.get("ref") in (run.client_msg_id, None)
             if ours and run.run_id is None:
@@ -362,19 +378,18 @@ class ChatSession:
             run.asking = False
         if answer is None or run.cancel_requested:
             return ws
-        frame = json.dumps(
-            {
-                "type": "approve",
-                "run_id": run.run_id,
-                "call_id": request.get("call_id"),
-                **answer.fields(),
-            }
-        )
+        run.answer = {
+            "type": "approve",
+            "run_id": run.run_id,
+            "call_id": request.get("call_id"),
+            "client_msg_id": uuid.uuid4().hex,
+            **answer.fields(),
+        }
         try:
-            await ws.send(frame)
-        except ConnectionClosed:  # dropped while the user thought: answer on a new one
-            ws = await self._resume()
-            await ws.send(frame)
+            await ws.send(json.dumps(run.answer))
+        except ConnectionClosed:  # dropped while the user thought: answered on a new one
+            self.renderer.note("… connection lost; reconnecting")
+            ws = await self._resume(run)
         return ws
 
     def _send_cancel(self, run: _Run) -> None:
