@@ -1,6 +1,6 @@
 """How uvicorn serves the app: the options `goldpath serve` (and the tests) give it, the
 connection guard uvicorn does not offer (a header-read timeout and a connection cap), and
-its WebSocket protocol made lighter to hold open by the thousand."""
+its WebSocket protocol made lighter to hold open by the thousand and to send on."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from functools import partial
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 from goldpath.server._outbox import Outbox
 from goldpath.server._settings import Settings
@@ -76,15 +78,26 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol (websockets, sans-I/O), holding less per open connection.
+    """uvicorn's WebSocket protocol (websockets, sans-I/O), holding less per open connection
+    and writing less often.
 
     - Its queue of received messages is an `Outbox` (one reader: the app's ``receive``)
       instead of an `asyncio.Queue`, which carries three deques and an event.
     - Once the handshake is answered, it drops the handshake's request and response (their
       headers), which uvicorn keeps but reads only while answering it.
+    - The frames the app sends in one turn of the event loop leave in one socket write,
+      where uvicorn makes a system call per frame: a run's events reach a connection a burst
+      at a time, so a chat's 11 frames take 3 writes. Each frame is framed at once, in
+      order (a send on a closed connection still raises at once); one callback the loop
+      runs next writes them. Anything else written on the connection (the app's close, a
+      pong, uvicorn's own close) takes the frames before it first: the websockets protocol
+      object keeps every outgoing byte in one ordered buffer.
 
-    Together about 8 KiB less per idle connection (docs/benchmarks.md).
+    Together about 8 KiB less per idle connection, and ~0.1 ms less CPU per chat
+    (docs/benchmarks.md).
     """
+
+    _flush_due = False  # a write of the frames sent this turn is scheduled
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -94,6 +107,36 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         # Called once, right after the handshake's response is written.
         super().start_keepalive()
         self.request = self.response = None  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:  # an ASGI send event
+        if (
+            message["type"] != "websocket.send"
+            or not self.handshake_complete
+            or self.close_sent
+            or self.initial_response is not None
+        ):
+            self._flush()
+            await super().send(message)
+            return
+        await self.writable.wait()  # the transport's flow control, as uvicorn's own send
+        if self.disconnected:
+            raise ClientDisconnected()
+        try:
+            if (data := message.get("bytes")) is not None:
+                self.conn.send_binary(data)
+            elif (text := message.get("text")) is not None:
+                self.conn.send_text(text.encode())
+        except InvalidState:
+            raise ClientDisconnected() from None
+        if not self._flush_due:
+            self._flush_due = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        output = self.conn.data_to_send()
+        if output and not self.transport.is_closing():
+            self.transport.write(b"".join(output))
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
