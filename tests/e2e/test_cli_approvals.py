@@ -12,17 +12,20 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rich.console import Console
 
 from goldpath.cli._approvals import Approver
 from goldpath.cli._client import ChatSession
 from goldpath.cli._render import EventRenderer
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, User, make_settings, new_user, running
 
 pytestmark = pytest.mark.e2e
 
@@ -206,3 +209,93 @@ async def test_an_answer_lost_with_the_socket_is_sent_again_and_the_call_runs_on
     assert text.count("⚙ delete_note") == 1
     assert "conflict" not in text
     assert "Deleted the note 'groceries'." in text
+
+
+def _start_sleeping_run(base_url: str, user: User) -> str:
+    """A run of ``user`` that holds its run slot for a minute (the test model's ``sleep``)."""
+    thread = httpx.post(f"{base_url}/threads", json={}, headers=user.headers)
+    started = httpx.post(
+        f"{base_url}/threads/{thread.json()['thread_id']}/runs",
+        json={"message": "sleep"},
+        headers=user.headers,
+    )
+    assert started.status_code == 202, started.text
+    return str(started.json()["run_id"])
+
+
+def _cancel_and_wait(base_url: str, user: User, run_id: str) -> None:
+    httpx.post(f"{base_url}/runs/{run_id}/cancel", headers=user.headers)
+    while httpx.get(f"{base_url}/runs/{run_id}", headers=user.headers).json()["status"] == (
+        "running"
+    ):
+        time.sleep(0.02)  # polls the run's stored state, the event this waits for
+
+
+async def test_an_answer_refused_at_the_run_limit_is_asked_again(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, max_runs_per_user=1)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=10) as http:
+            user = await new_user(http, "limited")
+        asked: list[str] = []
+
+        def read(_prompt: str) -> str:
+            """The first answer comes while another run holds the user's only slot; the
+            next, once that run has ended."""
+            asked.append("y")
+            if len(asked) == 1:
+                asked.append(_start_sleeping_run(srv.base_url, user))
+            elif len(asked) == 3:
+                _cancel_and_wait(srv.base_url, user, asked[1])
+            return "y"
+
+        out = io.StringIO()
+        console = Console(file=out, width=200, color_system=None)
+        approver = Approver("ask", console, read=read)
+        renderer = EventRenderer(console)
+        session = ChatSession(
+            srv.base_url, user.username, user.password, renderer, approver=approver
+        )
+        async with session, asyncio.timeout(30):
+            outcome = await session.chat(DELETE)
+    text = out.getvalue()
+    assert outcome.status == "ok", text
+    assert "rate limited" in text
+    assert "the call still waits for your answer" in text
+    assert text.count("⚙ delete_note") == 1
+    assert "Deleted the note 'groceries'." in text
+
+
+async def test_an_answer_refused_without_asking_leaves_the_run_waiting_and_says_where(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, max_runs_per_user=1)
+    with running(settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=10) as http:
+            user = await new_user(http, "limited")
+        sleeping: list[str] = []
+
+        class FillTheSlot(EventRenderer):
+            """Starts another run as the call asks for approval: it takes the only slot."""
+
+            def render(self, frame: Mapping[str, Any]) -> None:
+                super().render(frame)
+                if frame.get("type") == "approval_requested":
+                    sleeping.append(_start_sleeping_run(srv.base_url, user))
+
+        out = io.StringIO()
+        console = Console(file=out, width=200, color_system=None)
+        approver = Approver("approve", console)
+        session = ChatSession(
+            srv.base_url, user.username, user.password, FillTheSlot(console), approver=approver
+        )
+        async with session, asyncio.timeout(30):
+            outcome = await session.chat(DELETE)
+        text = out.getvalue()
+        assert outcome.status == "waiting", text
+        assert "rate limited" in text
+        assert f"the run {outcome.run_id} still waits for approval" in text
+        assert "⚙ delete_note" not in text
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=10) as http:
+            run = await http.get(f"/runs/{outcome.run_id}", headers=user.headers)
+            assert run.json()["status"] == "waiting"
+            await http.post(f"/runs/{sleeping[0]}/cancel", headers=user.headers)

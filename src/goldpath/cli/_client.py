@@ -100,6 +100,8 @@ class _Run:
     asking: bool = False
     answer: dict[str, Any] | None = None
     """The ``approve`` frame sent for a call whose ``approval_resolved`` has not come yet."""
+    answered: Mapping[str, Any] | None = None
+    """The ``approval_requested`` data ``answer`` answers."""
     resent: set[str] = field(default_factory=set)
     """The ``client_msg_id`` of answers sent again after a reconnect."""
 
@@ -338,15 +340,21 @@ class ChatSession:
             elif kind == "approval_requested":
                 run.pending = frame_data(frame)
             elif kind == "approval_resolved":
-                run.answer = None
+                run.answer = run.answered = None
         elif kind == "run_accepted" and frame.get("client_msg_id") == run.client_msg_id:
             run.run_id, run.thread_id = frame.get("run_id"), frame.get("thread_id")
             if run.cancel_requested:
                 self._send_cancel(run)
         elif kind == "error":
-            if frame.get("ref") in run.resent and frame.get("code") == "conflict":
+            ref, code = frame.get("ref"), frame.get("code")
+            if ref in run.resent and code == "conflict":
                 return  # an answer sent again after a reconnect: the first one was taken
             self.renderer.render(frame)
+            answer = run.answer
+            ours = answer is not None and ref in (answer["client_msg_id"], *run.resent)
+            if ours and code != "conflict":
+                self._refused(run)
+                return
             ours = frame.get("ref") in (run.client_msg_id, None)
             if ours and run.run_id is None:
                 run.status = "rejected"
@@ -378,6 +386,7 @@ class ChatSession:
             run.asking = False
         if answer is None or run.cancel_requested:
             return ws
+        run.answered = request
         run.answer = {
             "type": "approve",
             "run_id": run.run_id,
@@ -391,6 +400,22 @@ class ChatSession:
             self.renderer.note("… connection lost; reconnecting")
             ws = await self._resume(run)
         return ws
+
+    def _refused(self, run: _Run) -> None:
+        """The server refused the answer (the user at their limit of runs in flight, say):
+        the call still waits. Asked again when asking; otherwise the client stops
+        following the run, saying where it can be answered."""
+        request, run.answer, run.answered = run.answered, None, None
+        if self._approver.mode == "ask":
+            self.renderer.note("… the call still waits for your answer")
+            run.pending = request
+            return
+        call = request.get("call_id") if request is not None else None
+        self.renderer.note(
+            f"the run {run.run_id} still waits for approval: answer it in the web page, or "
+            f"with POST /runs/{run.run_id}/approvals/{call}, once the reason above is gone"
+        )
+        run.status = "waiting"
 
     def _send_cancel(self, run: _Run) -> None:
         if run.cancel_sent or run.run_id is None or self._ws is None:
