@@ -157,3 +157,11 @@ async def test_a_caller_that_gives_up_does_not_stop_the_others(database: Threade
     assert await kept == "kept"
     # A write already queued is still made, as a write handed to a thread always was.
     assert await _names(database) == ["gone", "kept"]
+
+
+async def test_a_write_after_close_fails_every_time(engine: Engine) -> None:
+    closed = ThreadedSQLite(engine)
+    await closed.close()
+    for _ in range(2):  # the second is refused as the first was, rather than left waiting
+        with pytest.raises(RuntimeError, match="shutdown"):
+            await asyncio.wait_for(closed.run(_insert("late"), write=True), 10)

@@ -96,7 +96,13 @@ class ThreadedSQLite:
             start = not self._draining
             self._draining = True
         if start:
-            self._writes.submit(self._drain, loop)
+            try:
+                self._writes.submit(self._drain, loop)
+            except RuntimeError:  # closed: no writer thread will ever take the queue
+                with self._queue_lock:
+                    self._queue.clear()
+                    self._draining = False
+                raise
         result: T = await queued.future
         return result
 
