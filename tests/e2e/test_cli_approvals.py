@@ -299,3 +299,37 @@ async def test_an_answer_refused_without_asking_leaves_the_run_waiting_and_says_
             run = await http.get(f"/runs/{outcome.run_id}", headers=user.headers)
             assert run.json()["status"] == "waiting"
             await http.post(f"/runs/{sleeping[0]}/cancel", headers=user.headers)
+
+
+async def test_a_resync_finds_the_call_the_run_waits_for_and_asks_it(server: Server) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+
+    class StaleAtStart(EventRenderer):
+        """Cuts the socket as the run starts, with a stream position the server cannot
+        resume from: the client reconnects to a ``resync`` and must reload the run."""
+
+        def render(self, frame: Mapping[str, Any]) -> None:
+            super().render(frame)
+            if frame.get("type") == "agent_started":
+                assert session._ws is not None
+                session._epoch = "an-epoch-the-server-never-had"
+                session._ws.transport.abort()
+
+    session = ChatSession(
+        server.base_url,
+        f"cli_{uuid.uuid4().hex[:10]}",
+        PASSWORD,
+        StaleAtStart(console),
+        register=True,
+        approver=Approver("approve", console),
+    )
+    async with session, asyncio.timeout(30):
+        outcome = await session.chat(DELETE)
+    text = out.getvalue()
+    assert outcome.status == "ok", text
+    assert "↻ reconnected, history lost" in text
+    assert text.count(ASKED) == 1
+    assert text.count("approved (--approvals approve)") == 1
+    assert "conflict" not in text
+    assert "Deleted the note 'groceries'." in text

@@ -20,21 +20,25 @@ import signal
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from rich.text import Text
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
+from goldpath.cli._api import (
+    ChatClientError,
+    ServerApi,
+    check_reachable,
+    elapsed_ms,
+    unreachable,
+    websocket_url,
+)
 from goldpath.cli._approvals import Approver, default_mode
 from goldpath.cli._render import EventRenderer, frame_data
-from goldpath.errors import GoldpathError
 
-__all__ = ["ChatClientError", "ChatOutcome", "ChatSession", "websocket_url"]
+__all__ = ["ChatClientError", "ChatOutcome", "ChatSession", "check_reachable", "websocket_url"]
 
 EVENT_TYPES = frozenset(
     {
@@ -49,32 +53,6 @@ EVENT_TYPES = frozenset(
     }
 )
 _RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
-
-
-class ChatClientError(GoldpathError):
-    """A chat could not go on; the message says what was wrong and what to do."""
-
-
-def unreachable(url: str) -> ChatClientError:
-    return ChatClientError(f"cannot reach goldpath at {url}: is `goldpath serve` running?")
-
-
-def check_reachable(url: str, timeout: float = 10.0) -> None:
-    """Raise `ChatClientError` unless a goldpath server answers ``GET /health`` at ``url``."""
-    websocket_url(url)
-    try:
-        httpx.get(f"{url.rstrip('/')}/health", timeout=timeout)
-    except httpx.TransportError:
-        raise unreachable(url.rstrip("/")) from None
-
-
-def websocket_url(url: str) -> str:
-    """The ``/ws`` address of the server at ``url`` (``http`` becomes ``ws``, ``https`` ``wss``)."""
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None or not parts.netloc:
-        raise ChatClientError(f"--url must look like http://host:port, got {url!r}")
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
 
 
 @dataclass(slots=True)
@@ -104,6 +82,8 @@ class _Run:
     """The ``approval_requested`` data ``answer`` answers."""
     resent: set[str] = field(default_factory=set)
     """The ``client_msg_id`` of answers sent again after a reconnect."""
+    asked: set[str] = field(default_factory=set)
+    """The calls whose ``approval_requested`` has been shown."""
 
 
 class ChatSession:
@@ -125,17 +105,13 @@ class ChatSession:
         why, as with a stdin that is not a terminal)."""
         self.url = url.rstrip("/")
         self._ws_url = websocket_url(self.url)
-        self._username = username
-        self._password = password
-        self._register = register
         self._agent = agent
         self._timeout = timeout
         self.renderer = renderer
         self._approver = approver or Approver(
             default_mode(stdin_is_terminal=False), renderer.console, explicit=False
         )
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
-        self._token: str | None = None
+        self._api = ServerApi(self.url, username, password, register=register, timeout=timeout)
         self._ws: ClientConnection | None = None
         self._epoch: str | None = None
         self._offset = 0
@@ -151,38 +127,13 @@ class ChatSession:
         if self._ws is not None:
             await self._ws.close()
             self._ws = None
-        await self._http.aclose()
+        await self._api.aclose()
 
     # ---- HTTP ----------------------------------------------------------------------
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self._http.request(method, path, **kwargs)
-        except httpx.ConnectError:
-            raise unreachable(self.url) from None
-        except httpx.TransportError as exc:
-            raise ChatClientError(f"lost the connection to goldpath at {self.url}: {exc}") from None
-
     async def login(self) -> None:
         """Get a token (making the account first with ``register``); errors say what to do."""
-        body = {"username": self._username, "password": self._password}
-        if self._register:
-            response = await self._request("POST", "/auth/register", json=body)
-            if response.status_code not in (201, 409):  # 409: the account exists already
-                raise ChatClientError(f"could not register {self._username!r}: {_why(response)}")
-        response = await self._request("POST", "/auth/login", json=body)
-        if response.status_code == 401:
-            # Never "add --register": the server does not say whether the account exists,
-            # and a mistyped password is the likelier reason.
-            raise ChatClientError("login failed: wrong username or password")
-        if response.status_code == 429:
-            wait = response.headers.get("Retry-After", "a few")
-            raise ChatClientError(
-                f"too many failed logins for {self._username!r}; try again in {wait} seconds"
-            )
-        if response.status_code != 200:
-            raise ChatClientError(f"login failed: {_why(response)}")
-        self._token = str(response.json()["access_token"])
+        await self._api.login()
 
     async def _reload(self, run: _Run) -> None:
         """After a ``resync``: wait for the run to finish over HTTP and show how it ended."""
@@ -190,31 +141,45 @@ class ChatSession:
             raise ChatClientError(
                 "lost the run after a reconnect; its answer is in the thread (GET /threads)"
             )
-        headers = {"Authorization": f"Bearer {self._token}"}
         while True:
-            response = await self._request("GET", f"/runs/{run.run_id}", headers=headers)
-            if response.status_code != 200:
-                raise ChatClientError(f"could not reload run {run.run_id}: {_why(response)}")
-            body = response.json()
-            if body.get("status") != "running":
+            body = await self._api.run(run.run_id)
+            if body.get("status") == "waiting" and await self._reload_request(run):
+                return
+            if body.get("status") not in ("running", "waiting"):
                 break
             await asyncio.sleep(0.25)
         text = (body.get("result") or {}).get("text")
         if text:
             self.renderer.line(Text(str(text)))
-        took = _elapsed_ms(body.get("created_at"), body.get("finished_at"))
+        took = elapsed_ms(body.get("created_at"), body.get("finished_at"))
         data = {"status": body.get("status"), "error": body.get("error"), "duration_ms": took}
         self.renderer.render({"type": "agent_completed", "data": data})
         run.status = str(body.get("status"))
+
+    async def _reload_request(self, run: _Run) -> bool:
+        """For a run found waiting after a ``resync``: show its pending call and make it the
+        one to answer. False while the call is not stored yet, or is the one this client
+        answered already (its answer was sent again on reconnecting)."""
+        assert run.run_id is not None
+        request = await self._api.pending_request(run.run_id)
+        if request is None:
+            return False
+        data = frame_data(request)
+        if run.answer is not None and run.answer.get("call_id") == data.get("call_id"):
+            return False
+        self.renderer.render(request)
+        run.pending = data
+        run.asked.add(str(data.get("call_id")))
+        return True
 
     # ---- WebSocket -----------------------------------------------------------------
 
     async def _open(self) -> tuple[ClientConnection, Mapping[str, Any]]:
         """Connect, authenticate on the upgrade, and return the socket with its ``ready``."""
-        if self._token is None:
+        if self._api.token is None:
             await self.login()
         for attempt in range(2):  # a refused token is renewed once: it may have expired
-            headers = {"Authorization": f"Bearer {self._token}"}
+            headers = {"Authorization": f"Bearer {self._api.token}"}
             try:
                 ws = await connect(
                     self._ws_url, additional_headers=headers, open_timeout=self._timeout
@@ -334,11 +299,15 @@ class ChatSession:
             if frame.get("run_id") != run.run_id:
                 return  # a run started from another tab of the same user
             run.thread_id = frame.get("thread_id", run.thread_id)
+            call = frame_data(frame).get("call_id")
+            if kind == "approval_requested" and call in run.asked:
+                return  # shown from the stored events after a resync, then live as well
             self.renderer.render(frame)
             if kind == "agent_completed":
                 run.status = str(frame_data(frame).get("status", "error"))
             elif kind == "approval_requested":
                 run.pending = frame_data(frame)
+                run.asked.add(str(call))
             elif kind == "approval_resolved":
                 run.answer = run.answered = None
         elif kind == "run_accepted" and frame.get("client_msg_id") == run.client_msg_id:
@@ -466,19 +435,3 @@ def _closed_error(exc: ConnectionClosed) -> ChatClientError:
     if code == 1009:
         return ChatClientError("a frame was over the server's size limit (WebSocket closed 1009)")
     return ChatClientError(f"the server closed the WebSocket (code {code}) before it was ready")
-
-
-def _why(response: httpx.Response) -> str:
-    """The server's error message, or the HTTP status when the body has none."""
-    with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
-        error = response.json()["error"]
-        return f"{error['message']} (HTTP {response.status_code} {error['code']})"
-    return f"HTTP {response.status_code}"
-
-
-def _elapsed_ms(start: object, end: object) -> float:
-    with contextlib.suppress(TypeError, ValueError):
-        began = datetime.fromisoformat(str(start))
-        ended = datetime.fromisoformat(str(end))
-        return (ended - began).total_seconds() * 1000
-    return 0.0
