@@ -3,6 +3,7 @@ the user continues it from what was stored, without asking or running anything t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -155,3 +156,16 @@ async def test_the_run_timeout_counts_only_the_time_the_run_worked() -> None:
     engine = factory.create_for_user(make_context())
     outcome = await engine.resume(paused, ApprovalAnswer("approve"))
     assert outcome.status == "ok"
+
+
+async def test_a_continued_run_that_fails_while_it_replays_still_sends_agent_completed() -> None:
+    factory, paused = await _paused()
+    # The agent does not repeat itself (its first call has another id than recorded).
+    diverged = dataclasses.replace(paused, results=(("c_other", paused.results[0][1]),))
+    engine = factory.create_for_user(make_context())
+    outcome = await engine.resume(diverged, ApprovalAnswer("approve"))
+    assert outcome.status == "error"
+    assert ran == []
+    kinds = types_of(await history(user_stream(factory, "user_1")))
+    assert kinds[-1] == "agent_completed"
+    assert kinds.count("agent_completed") == 1

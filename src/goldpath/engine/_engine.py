@@ -285,6 +285,7 @@ class UserExecutionEngine:
         except asyncio.CancelledError:
             status = "cancelled"
             error = "the run was cancelled"
+            _end_replay(approvals)
             await end_run(
                 self._outcome(status, started, earlier_ms, counted, run, text, error),
                 emitter,
@@ -314,6 +315,7 @@ class UserExecutionEngine:
             if paused_outcome is not None:
                 return paused_outcome
             error = NO_PAUSE.format(tool=needed.tool) if on_pause is None else PAUSE_FAILED
+        _end_replay(approvals)
         outcome = self._outcome(status, started, earlier_ms, counted, run, text, error)
         return await end_run(outcome, emitter, watch, on_complete, self._context)
 
@@ -357,6 +359,13 @@ class _Run:
         self.instance = instance
         self.paused = paused
         self.answer = answer
+
+
+def _end_replay(approvals: RunApprovals | None) -> None:
+    """A continued run that ends while it replays (it failed, or was cancelled) still
+    sends its agent_completed: the sink stops holding events back."""
+    if approvals is not None:
+        approvals.replaying = False
 
 
 def _added(earlier: Usage | None, now: Usage | None) -> Usage | None:
