@@ -168,4 +168,5 @@ each past `ready`, then left idle. *KiB/connection* is the server's RSS with the
 minus its RSS before, over N; the baseline is read after 50 connections came and went, so
 first-use costs are not counted per connection. *RSS after closing* shows what the process
 keeps once they are gone. *Idle server CPU* is the server's CPU over 10 s with all of them
-open (no pings: goldpath sends none, the client asks for none)."""
+open: uvicorn's keep-alive pings (every 20 s per connection, its default; the client answers
+them) are most of it."""
