@@ -178,8 +178,8 @@ class ThreadedSQLite:
 def _under_savepoint(write: _Write, conn: Connection) -> None:
     """Run one write of a group; a failure undoes it alone (a failing rollback fails the group).
 
-    The savepoint is the driver's own statement: through SQLAlchemy's nested transaction it
-    cost about as much CPU as a write's insert."""
+    The savepoint is the driver's own statement, not SQLAlchemy's nested transaction, which
+    would take each through SQLAlchemy's execution path as an insert is."""
     raw = conn.connection.driver_connection
     assert raw is not None  # a connection in a transaction has its driver's connection
     raw.execute("SAVEPOINT goldpath_write")
