@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -53,7 +53,12 @@ class AcceptedRun:
 class _Run:
     """A run in flight in this process; ``finishing`` once its result or its pause is being
     stored (its task is not cancelled then), ``pausing`` in the second case.
-    ``cancel_requested``: a cancel met it pausing, and is carried out once its task ends."""
+
+    ``cancel_requested``: a cancel was asked for; once the task has ended, a run that paused
+    all the same is ended then. That is how a cancel that met the run storing its pause is
+    carried out, and one that did not reach the task: Python 3.11's ``asyncio.wait_for``
+    (used by redis-py to send a command) swallows a cancel that arrives as its awaited
+    future completes, and the run went on to wait for approval."""
 
     user_id: str
     thread_id: str
@@ -72,11 +77,14 @@ class RunService:
     """
 
     __slots__ = (
+        "_chores",
         "_cluster",
+        "_early",
         "_factory",
         "_lease",
         "_max_chars",
         "_messages",
+        "_paused_here",
         "_recorder",
         "_runs",
         "_store",
@@ -101,6 +109,11 @@ class RunService:
         self._max_chars = max_message_chars
         self._messages = messages
         self._runs: dict[str, _Run] = {}
+        # Cancels from another node that found no task here: for a run about to start
+        # here, and the runs that paused here (their user), each for EARLY_CANCEL_SECONDS.
+        self._early: dict[str, float] = {}
+        self._paused_here: dict[str, tuple[str, float]] = {}
+        self._chores: set[asyncio.Task[None]] = set()
 
     def in_flight(self) -> int:
         return len(self._runs)
@@ -177,13 +190,21 @@ class RunService:
             raise
         history = tuple(Message(m.role, m.text) for m in earlier)
         self._recorder.start(user_id, run_id)
-        run = self._runs[run_id] = _Run(user_id, thread_id)
-        run.task = asyncio.create_task(
-            self._execute(run, stack, engine, partial(engine.run, agent, message, history=history)),
-            name=f"goldpath {run_id}",
-        )
+        run = _Run(user_id, thread_id)
+        work = partial(engine.run, agent, message, history=history)
+        self._launch(run_id, run, self._execute(run, stack, engine, work))
         logger.info("run accepted", extra={**context.log_fields(), "agent": agent})
         return AcceptedRun(run_id, thread_id)
+
+    def _launch(self, run_id: str, run: _Run, body: Coroutine[Any, Any, None]) -> None:
+        """Hold ``run`` and start its task. A cancel another node sent for it that came
+        first (that node read the run as running here before this node went on) is
+        carried out now."""
+        self._runs[run_id] = run
+        run.task = asyncio.create_task(body, name=f"goldpath {run_id}")
+        sent = self._early.pop(run_id, None)
+        if sent is not None and asyncio.get_running_loop().time() - sent < EARLY_CANCEL_SECONDS:
+            self.cancel_here(run_id)
 
     async def _execute(
         self,
@@ -211,12 +232,20 @@ class RunService:
         finally:
             cancel = run.cancel_requested  # read and forgotten in one step: no cancel between
             self._forget(run, context.run_id)
+            if run.pausing:  # a cancel another node sends now finds it by its user
+                now = asyncio.get_running_loop().time()
+                self._paused_here = {
+                    r: kept
+                    for r, kept in self._paused_here.items()
+                    if now - kept[1] < EARLY_CANCEL_SECONDS
+                }
+                self._paused_here[context.run_id] = (context.user_id, now)
             if cancel:
                 await self._cancel_later(context.user_id, context.run_id)
 
     async def _cancel_later(self, user_id: str, run_id: str) -> None:
-        """Carry out a cancel that met the run storing its pause: it waits now (ended at
-        once), or was answered meanwhile (cancelled where it runs again)."""
+        """Carry out a cancel the run's task did not: it waits now (ended at once), or was
+        answered meanwhile (cancelled where it runs again), or has ended (nothing to do)."""
         try:
             await self.cancel(user_id, run_id)
         except (ConflictError, NotFoundError):
@@ -302,10 +331,9 @@ class RunService:
             await stack.aclose()
             raise
         self._recorder.start(user_id, run_id, seq=taken.next_event_seq - 1)
-        run = self._runs[run_id] = _Run(user_id, record.thread_id)
-        run.task = asyncio.create_task(
-            self._execute(run, stack, engine, partial(engine.resume, paused, answer)),
-            name=f"goldpath {run_id}",
+        run = _Run(user_id, record.thread_id)
+        self._launch(
+            run_id, run, self._execute(run, stack, engine, partial(engine.resume, paused, answer))
         )
         logger.info("run continued", extra={**context.log_fields(), "decision": answer.decision})
 
@@ -351,6 +379,7 @@ class RunService:
                 if _flagged_while_pausing(run):
                     return
                 if not run.finishing and run.task is not None and not run.task.done():
+                    run.cancel_requested = True
                     run.task.cancel()
                     return
             record = await self._store.get_run(user_id, run_id)
@@ -410,13 +439,28 @@ class RunService:
 
     def cancel_here(self, run_id: str) -> None:
         """Cancel a run of this node another node was asked to cancel (or that this node
-        lost to a sweep); nothing for a run that is not here or is storing its result."""
+        lost to a sweep); nothing for a run storing its result. A run not here may have
+        paused here a moment ago (it is cancelled through the store) or be about to start
+        here (`_launch` cancels it)."""
         run = self._runs.get(run_id)
-        if run is None or _flagged_while_pausing(run) or run.finishing or run.task is None:
+        if run is None:  # not here: it paused here a moment ago, or its task is about to start
+            now = asyncio.get_running_loop().time()
+            paused = self._paused_here.get(run_id)
+            # It waits now, or was answered since: cancel it through the store.
+            if paused is not None and now - paused[1] < EARLY_CANCEL_SECONDS:
+                chore = asyncio.create_task(self._cancel_later(paused[0], run_id))
+                self._chores.add(chore)
+                chore.add_done_callback(self._chores.discard)
+                return
+            self._early = {r: t for r, t in self._early.items() if now - t < EARLY_CANCEL_SECONDS}
+            self._early[run_id] = now
+            return
+        if _flagged_while_pausing(run) or run.finishing or run.task is None:
             return
         if not run.started:  # cancelled before its first step, it would never end itself
             asyncio.get_running_loop().call_soon(self.cancel_here, run_id)
             return
+        run.cancel_requested = True
         run.task.cancel()
 
     async def shutdown(self) -> None:
@@ -432,6 +476,9 @@ class RunService:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
+
+EARLY_CANCEL_SECONDS = 10.0
+"""How long a cancel another node sent for a run not (yet) here is kept for it."""
 
 _CANCEL_LOOKS = 5
 """How often `RunService.cancel` looks at a run that moves on while it looks (each look
