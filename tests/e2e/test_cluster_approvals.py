@@ -173,3 +173,32 @@ async def test_a_run_is_approved_at_another_node_and_two_answers_at_two_nodes_ta
         )
         assert logged_runs(log)[("racing", winner.process.pid)] == 1
         assert sum(n for (title, _), n in logged_runs(log).items() if title == "racing") == 1
+
+        # A cancel at one node and an approve at the other at once: whichever wins, the
+        # run ends cancelled (its next call waits for an answer nobody gives), once.
+        run_id = (await watcher.chat("delete first-of-two second-of-two"))["run_id"]
+        frames = await until_event(watcher, run_id, "approval_requested")
+        cancelled, approved = await asyncio.gather(
+            http.post(f"{other.base_url}/runs/{run_id}/cancel", headers=user.headers),
+            http.post(
+                runner.base_url + f"/runs/{run_id}/approvals/call_0",
+                json={"decision": "approve"},
+                headers=user.headers,
+            ),
+        )
+        assert cancelled.status_code == 202, cancelled.text
+        assert approved.status_code in (202, 409), approved.text
+        frames += await until_event(watcher, run_id, "agent_completed")
+        seen = run_events(frames, run_id)
+        kinds = [e["type"] for e in seen]
+        assert kinds.count("agent_completed") == 1
+        assert seen[-1]["data"]["status"] == "cancelled"
+        resolved = [e["data"] for e in seen if e["type"] == "approval_resolved"]
+        ran = logged_runs(log)
+        assert sum(n for (title, _), n in ran.items() if title == "second-of-two") == 0
+        first = sum(n for (title, _), n in ran.items() if title == "first-of-two")
+        if approved.status_code == 409:  # the cancel took it first: nothing ran
+            assert (resolved, first) == ([], 0)
+        else:
+            assert resolved == [{"call_id": "call_0", "decision": "approve", "by": "user"}]
+            assert first <= 1  # the cancel may stop the call it let run, mid-call
