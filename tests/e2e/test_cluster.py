@@ -81,8 +81,9 @@ async def test_a_killed_nodes_run_ends_on_the_users_other_socket(
         stored = await http.get(f"/runs/{run_id}", headers=user.headers)
         assert stored.json()["status"] == "error"
         assert stored.json()["error"] == INTERRUPTED
-        # The survivor stores the end after what the dead node had stored of the run.
-        kept = (await http.get(f"/runs/{run_id}/events", headers=user.headers)).json()
+        # The survivor stores the end after what the dead node had stored of the run (just
+        # after sending it: the store write follows the stream's append).
+        kept = await stored_events_until_end(http, user, run_id)
         assert [e["type"] for e in kept].count("agent_completed") == 1
         assert kept[-1]["type"] == "agent_completed"
         assert kept[-1]["offset"] == frames[-1]["offset"]
@@ -93,6 +94,20 @@ async def test_a_killed_nodes_run_ends_on_the_users_other_socket(
         later = await watcher.until(lambda f: f.get("type") == "pong")
         later += await watcher.until(lambda f: f.get("type") == "pong")
         assert ends_of(later, run_id) == []
+
+
+async def stored_events_until_end(
+    http: httpx.AsyncClient, user: User, run_id: str
+) -> list[dict[str, Any]]:
+    """The run's stored events, once they end with its agent_completed (within 5 s)."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        kept: list[dict[str, Any]] = (
+            await http.get(f"/runs/{run_id}/events", headers=user.headers)
+        ).json()
+        if (kept and kept[-1]["type"] == "agent_completed") or time.monotonic() > deadline:
+            return kept
+        await asyncio.sleep(0.05)
 
 
 def nodes_lease_sweeps() -> float:
