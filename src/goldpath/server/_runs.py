@@ -402,8 +402,10 @@ class RunService:
                 raise ConflictError(
                     f"run {run_id!r} is already finishing; only a running run can be cancelled"
                 )
-            # Running here, yet no task of it was found running: it paused or ended (or was
-            # continued here) while the store was read. Look again.
+            # Running here, yet no task of it was found running: its task is about to start
+            # (its answer is being taken here), or it paused here while the store was read.
+            self.cancel_here(run_id)
+            return
         raise ConflictError(
             f"run {run_id!r} kept changing while it was being cancelled; cancel it again"
         )
