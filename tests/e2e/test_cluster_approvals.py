@@ -87,6 +87,15 @@ async def stored_events(
     return events
 
 
+async def stored_run(
+    http: httpx.AsyncClient, node: Node, user: User, run_id: str
+) -> list[dict[str, Any]]:
+    """The run's stored events once its end is among them: a node stores agent_completed
+    just after it sends it, so a client that saw the frame can be a moment early."""
+    await stored_until(http, node, user, run_id, "agent_completed")
+    return await stored_events(http, node, user, run_id)
+
+
 async def stored_until(
     http: httpx.AsyncClient, node: Node, user: User, run_id: str, kind: str
 ) -> None:
@@ -127,7 +136,7 @@ async def test_a_run_paused_on_a_killed_node_is_continued_once_by_another(
         frames += await until_event(watcher, run_id, "agent_completed")
         await sender.connection.close()
     seen = run_events(frames, run_id)
-    stored = await stored_events(http, survivor, user, run_id)
+    stored = await stored_run(http, survivor, user, run_id)
     check_run(seen, stored, {"call_0": "approve", "call_1": "reject"})
     assert logged_runs(log) == {("first", survivor.process.pid): 1}
 
@@ -148,7 +157,7 @@ async def test_a_run_is_approved_at_another_node_and_two_answers_at_two_nodes_ta
         frames += await until_event(watcher, run_id, "agent_completed")
         check_run(
             run_events(frames, run_id),
-            await stored_events(http, other, user, run_id),  # the node that ended it
+            await stored_run(http, other, user, run_id),  # the node that ended it
             {"call_0": "approve"},
         )
         assert logged_runs(log) == {("across", other.process.pid): 1}
@@ -168,7 +177,7 @@ async def test_a_run_is_approved_at_another_node_and_two_answers_at_two_nodes_ta
         winner = (runner, other)[[a.status_code for a in answers].index(202)]
         check_run(
             run_events(frames, run_id),
-            await stored_events(http, winner, user, run_id),
+            await stored_run(http, winner, user, run_id),
             {"call_0": "approve"},
         )
         assert logged_runs(log)[("racing", winner.process.pid)] == 1
