@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,15 @@ def no_remote_model_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     model a test may reach is a local test server (STYLE.md: a real call in a test is an
     error)."""
     forbid_remote_model_calls(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def gc_thresholds_restored() -> Iterator[None]:
+    """``goldpath serve`` and ``app_from_settings`` tune the collector of their process
+    (goldpath/_gc.py); one a test calls in-process leaves the next test Python's own."""
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
 
 
 @pytest.fixture

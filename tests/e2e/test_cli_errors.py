@@ -156,3 +156,11 @@ def test_a_failed_start_up_is_its_one_line_not_a_traceback(tmp_path: Path) -> No
     ]
     assert done.stderr.count(message) == 1
     assert done.returncode == 2
+
+
+def test_a_gc_tuning_that_is_neither_on_nor_off(tmp_path: Path) -> None:
+    done = goldpath(tmp_path, "serve", "--port", "0", GOLDPATH_GC_TUNING="maybe")
+    assert done.stderr == (
+        "error: GOLDPATH_GC_TUNING is 'maybe'; set it to on (the default) or off\n"
+    )
+    assert done.returncode == 2

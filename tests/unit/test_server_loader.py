@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import textwrap
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from goldpath._gc import GC_THRESHOLDS
 from goldpath.errors import ConfigurationError
 from goldpath.server._loader import app_from_settings, load_app
 
@@ -199,6 +201,8 @@ def test_app_from_settings(write_module: WriteModule, monkeypatch: pytest.Monkey
     monkeypatch.delenv("GOLDPATH_APP")
     monkeypatch.setenv("GOLDPATH_DATA_DIR", os.getcwd())
     monkeypatch.setenv("GOLDPATH_SECRET_KEY", SECRET)
+    gc.set_threshold(700, 10, 10)
     own = app_from_settings()
     assert isinstance(own, FastAPI)
+    assert gc.get_threshold() == GC_THRESHOLDS  # each process --workers starts tunes its own
     assert own is not sys.modules[name].app

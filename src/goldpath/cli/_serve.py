@@ -76,12 +76,14 @@ def serve(
     """Run the goldpath server until interrupted."""
     import uvicorn
 
+    from goldpath._gc import tune_gc
     from goldpath.server import Settings, create_app
     from goldpath.server._loader import load_app
     from goldpath.server._logging import configure_logging
     from goldpath.server._serving import uvicorn_options
 
     try:
+        tune_gc()  # this process only; the ones --workers and --reload start: app_from_settings
         settings = Settings()
         overrides = {"host": host, "port": port, "app": app_spec}
         settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})

@@ -80,10 +80,12 @@ def load_app(spec: str) -> Starlette:
 def app_from_settings() -> Starlette:
     """The app of ``GOLDPATH_APP``, or goldpath's own; for uvicorn's ``--reload`` and
     ``--workers``, which import the app by name in each process they start."""
+    from goldpath._gc import tune_gc
     from goldpath.server._app import create_app
     from goldpath.server._logging import configure_logging
     from goldpath.server._settings import Settings
 
+    tune_gc()  # a new process: goldpath serve's collector setting (goldpath/_gc.py)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)  # a new process: its own
     return load_app(settings.app) if settings.app else create_app(settings)
