@@ -11,8 +11,10 @@ per user) until every user's history is full, then measures ``--repeats`` window
 ``--window`` rounds. A young process connects the users, runs one warm-up round and
 measures one window: a fresh process for each young window, since history grows by every
 window it runs. Each window gives runs/s, CPU ms per run, GC share (wall time inside the
-collector, timed with ``gc.callbacks``), full collections, and GC-tracked objects
-(``len(gc.get_objects())``) at its end.
+collector, timed with ``gc.callbacks``; and its thread CPU time over the process's), full
+collections, GC-tracked objects (``len(gc.get_objects())``) at its end, and the process's
+peak RSS. ``--gc-tuned`` applies, in both kinds of process, the collector setting
+``goldpath serve`` applies (``goldpath._gc.tune_gc``).
 
 ``--steady-processes`` times: ``--repeats`` young processes, then one steady process; the
 figures are medians over every window of each kind.
@@ -25,6 +27,7 @@ import asyncio
 import gc
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,14 +46,16 @@ class _GenClock:
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.cpu = 0.0
         self.full = 0
-        self._started = 0.0
+        self._started = self._cpu = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started, self._cpu = time.perf_counter(), time.thread_time()
         else:
             self.seconds += time.perf_counter() - self._started
+            self.cpu += time.thread_time() - self._cpu
             self.full += info["generation"] == 2
 
 
@@ -60,6 +65,10 @@ async def phase(args: argparse.Namespace, steady: bool) -> dict[str, Any]:
     from _peers_goldpath import GoldpathBench
     from engine_overhead import _check, _run_many
 
+    if args.gc_tuned:
+        from goldpath._gc import tune_gc
+
+        tune_gc({})
     if args.gc_threshold:
         gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
     users = args.concurrency
@@ -103,8 +112,10 @@ async def phase(args: argparse.Namespace, steady: bool) -> dict[str, Any]:
                 "tput": runs / wall,
                 "cpu_ms": cpu / runs * 1000,
                 "gc_share": clock.seconds / wall,
+                "gc_cpu_share": clock.cpu / cpu,
                 "full_gcs": clock.full,
                 "objects": len(gc.get_objects()),
+                "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )
     await bench.close()
@@ -149,6 +160,7 @@ def _spawn(kind: str, args: argparse.Namespace, repeats: int) -> dict[str, Any]:
         str(args.history_seconds),
         "--gc-threshold",
         str(args.gc_threshold),
+        *(["--gc-tuned"] if args.gc_tuned else []),
     ]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(
@@ -167,6 +179,9 @@ def _median(windows: list[dict[str, float]], key: str) -> float:
 def run(args: argparse.Namespace) -> None:
     """Young and steady processes, interleaved; the medians, the ratio and the targets."""
     load = os.getloadavg()
+    collector = "goldpath serve's (goldpath/_gc.py)" if args.gc_tuned else "Python's default"
+    if args.gc_threshold:
+        collector += f", gen0 threshold {args.gc_threshold}"
     seen: dict[str, list[dict[str, float]]] = {"young": [], "steady": []}
     fills: list[str] = []
     plan = (["young"] * args.repeats + ["steady"]) * args.steady_processes
@@ -177,7 +192,8 @@ def run(args: argparse.Namespace) -> None:
             fills.append(f"{found['fill_rounds']} rounds in {found['fill_s']:.0f} s")
         brief = ", ".join(
             f"{w['tput']:,.0f} runs/s {w['cpu_ms']:.3f} ms CPU GC {w['gc_share']:.0%} "
-            f"({w['full_gcs']} full) {w['objects']:,} objects"
+            f"({w['full_gcs']} full, {w['gc_cpu_share']:.0%} of CPU) {w['objects']:,} objects "
+            f"peak RSS {w['rss_mib']:.0f} MiB"
             for w in found["windows"]
         )
         print(f"  {kind:<6} {brief}", flush=True)
@@ -185,15 +201,19 @@ def run(args: argparse.Namespace) -> None:
         f"\nload average at start {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}; "
         f"{args.concurrency} users, history {args.history_events} events / "
         f"{args.history_seconds:g} s per user; fill: {'; '.join(fills)}; "
-        f"gen0 threshold {args.gc_threshold or gc.get_threshold()[0]}\n"
+        f"collector: {collector}\n"
     )
-    print("| process | runs/s | CPU ms/run | GC share | full GCs/window | GC objects |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| process | runs/s | CPU ms/run | GC share | GC share of CPU | full GCs/window "
+        "| GC objects | peak RSS MiB |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for kind, windows in seen.items():
         print(
             f"| {kind} | {_median(windows, 'tput'):,.0f} | {_median(windows, 'cpu_ms'):.3f} | "
-            f"{_median(windows, 'gc_share'):.1%} | {_median(windows, 'full_gcs'):.0f} | "
-            f"{_median(windows, 'objects'):,.0f} |"
+            f"{_median(windows, 'gc_share'):.1%} | {_median(windows, 'gc_cpu_share'):.1%} | "
+            f"{_median(windows, 'full_gcs'):.0f} | {_median(windows, 'objects'):,.0f} | "
+            f"{_median(windows, 'rss_mib'):.0f} |"
         )
     young, steady = seen["young"], seen["steady"]
     ratio = _median(steady, "tput") / _median(young, "tput")

@@ -698,6 +698,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     steady.add_argument("--steady-processes", type=int, default=2, help="of each kind")
     steady.add_argument("--window", type=int, default=10, help="rounds per measured window")
+    steady.add_argument(
+        "--gc-tuned",
+        action="store_true",
+        help="the collector setting goldpath serve applies (goldpath/_gc.py), in both processes",
+    )
     steady.add_argument("--history-events", type=int, default=1000, help="kept per user")
     steady.add_argument(
         "--history-seconds", type=float, default=0.0, help="kept per user; 0: the count only"
