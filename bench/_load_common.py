@@ -41,7 +41,8 @@ def raise_fd_limit() -> int:
 
 def serve(kind: str, port: int, data_dir: str, settings: dict[str, Any]) -> None:
     """Run in the child process: the goldpath app or the echo app under uvicorn, with the
-    options `goldpath serve` gives it (`uvicorn_options`: its connection cap included)."""
+    options `goldpath serve` gives it (`uvicorn_options`: its connection cap included) and,
+    for goldpath, its collector setting."""
     raise_fd_limit()
     import uvicorn
 
@@ -62,6 +63,9 @@ def serve(kind: str, port: int, data_dir: str, settings: dict[str, Any]) -> None
         sys.path.insert(0, str(BENCH))
         from _echo_app import app
     else:
+        from goldpath._gc import tune_gc
+
+        tune_gc()  # the collector setting `goldpath serve` applies (GOLDPATH_GC_TUNING=off: not)
         app = create_app(chosen)
     if os.environ.get(TRACE_MEMORY):
         trace_memory(Path(os.environ[TRACE_MEMORY]))
