@@ -284,7 +284,7 @@ def create_app(
                 cluster,
                 lease,
                 local_runs=runs.run_ids,
-                on_lost=runs.cancel_here,
+                on_lost=runs.lost,
                 on_sweep=runs.end_expired_approvals,
             )
             stack.push_async_callback(keeper.close)  # after the runs below have ended

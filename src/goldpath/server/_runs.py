@@ -465,6 +465,19 @@ class RunService:
         run.cancel_requested = True
         run.task.cancel()
 
+    def lost(self, run_id: str) -> None:
+        """Stop the task of a run of this node that the store no longer holds for it: a
+        sweep ended it while this node could not renew its lease (it writes no second end).
+
+        Not a cancel: a run storing its pause or its end is not lost, it just left
+        ``running`` in the store between the lease keeper's two looks (a cancel there
+        would end a run that now waits for a person).
+        """
+        run = self._runs.get(run_id)
+        if run is None or run.pausing or run.finishing or run.task is None or not run.started:
+            return
+        run.task.cancel()
+
     async def shutdown(self) -> None:
         """Cancel every run in flight and wait for each to store its end."""
         await asyncio.sleep(0)  # runs accepted a moment ago take their first step
