@@ -29,11 +29,12 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _workers import run_worker
 
 HERE = Path(__file__).resolve().parent
 TARGET_TPUT_RATIO = 0.9
@@ -162,14 +163,7 @@ def _spawn(kind: str, args: argparse.Namespace, repeats: int) -> dict[str, Any]:
         str(args.gc_threshold),
         *(["--gc-tuned"] if args.gc_tuned else []),
     ]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, env=env, check=False
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"goldpath {kind} failed:\n{done.stdout}\n{done.stderr}")
-    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return found
+    return run_worker(command, f"goldpath {kind}", WORKER_TIMEOUT_S)
 
 
 def _median(windows: list[dict[str, float]], key: str) -> float:

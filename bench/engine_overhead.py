@@ -51,6 +51,7 @@ from types import ModuleType
 from typing import Any
 
 import _steady
+from _workers import run_worker
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -369,14 +370,7 @@ def _spawn(framework: str, phase: str, args: argparse.Namespace) -> dict[str, An
         "--profile-runs",
         str(args.profile_runs),
     ]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, env=env, check=False
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{framework} {phase} failed:\n{done.stdout}\n{done.stderr}")
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return run_worker(command, f"{framework} {phase}", WORKER_TIMEOUT_S)
 
 
 def measure_imports(frameworks: Sequence[str], repeats: int) -> dict[str, float]:
