@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,21 +54,12 @@ def build() -> MCPServer:
 def serving_http() -> Iterator[str]:
     """Serve the test server over streamable HTTP until the block ends; yields its URL."""
     app = build().streamable_http_app()
+    # Imported here: the stdio tests run this file as a script, where `tests` is no package.
+    from tests.uvicorn_thread import serving_in_thread
+
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="mcp-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the MCP test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    with serving_in_thread(config, "mcp-test-server") as port:
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +29,7 @@ from goldpath.models.scripted import Pause, ScriptStep
 from goldpath.server import Settings, create_app
 from goldpath.server._serving import uvicorn_options
 from tests.e2e.browser import launch, new_page
+from tests.uvicorn_thread import serving_in_thread
 
 FRAME_TIMEOUT = 15.0
 TEST_SECRET = "test-secret-key-long-enough-for-every-hmac-algorithm-0123456789abcdefghij"
@@ -111,20 +110,8 @@ def running(
     if ws_max_size is not None:
         options["ws_max_size"] = ws_max_size
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="goldpath-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    with serving_in_thread(config, "goldpath-test-server") as port:
         yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", app, settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from goldpath.server._serving import LeanWebSocketProtocol, uvicorn_options
 from tests.e2e.conftest import make_settings
+from tests.uvicorn_thread import serving_in_thread
 
 pytestmark = pytest.mark.e2e
 
@@ -74,20 +74,8 @@ def _serving(tmp_path: Path, app: _App, writes: list[bytes]) -> Iterator[str]:
 
     options = {**uvicorn_options(make_settings(tmp_path)), "ws": Recorded, "log_level": "warning"}
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="goldpath-test-serving", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    with serving_in_thread(config, "goldpath-test-serving") as port:
         yield f"ws://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_goldpath_serve_uses_its_own_websocket_protocol(tmp_path: Path) -> None:
