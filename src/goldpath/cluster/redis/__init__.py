@@ -19,8 +19,9 @@ from redis.exceptions import RedisError
 from goldpath.cluster._base import CancelHandler, Cluster, RateWindow, new_node_id
 from goldpath.cluster.redis._scripts import RATE_HIT, RENEW_SLOTS, TAKE_SLOT
 from goldpath.context import UserExecutionContext
-from goldpath.errors import ConfigurationError, StreamError, TooManyRunsError
+from goldpath.errors import StreamError, TooManyRunsError
 from goldpath.factory import RunSlots
+from goldpath.stream.redis import connect_redis
 
 __all__ = ["RedisCluster", "RedisRateWindow", "RedisRunSlots"]
 
@@ -151,22 +152,7 @@ class RedisCluster(Cluster):
     @classmethod
     async def from_url(cls, url: str, *, prefix: str, slot_seconds: float) -> RedisCluster:
         """A cluster on the Redis at ``url``, checked with a PING (`ConfigurationError`)."""
-        try:
-            client: Redis = Redis.from_url(
-                url,
-                decode_responses=True,
-                socket_connect_timeout=COMMAND_TIMEOUT,
-                socket_timeout=COMMAND_TIMEOUT,
-                socket_keepalive=True,
-            )
-            await client.ping()
-        except (RedisError, OSError, ValueError) as exc:
-            with contextlib.suppress(Exception):
-                await client.aclose()
-            raise ConfigurationError(
-                f"cannot use Redis at GOLDPATH_REDIS_URL for the cluster ({exc}); check the "
-                "URL and that Redis is running"
-            ) from exc
+        client = await connect_redis(url)
         return cls(client, prefix=prefix, slot_seconds=slot_seconds)
 
     @property

@@ -27,7 +27,7 @@ from goldpath.stream._base import Replay, Resync, StreamHub, Subscription, UserS
 from goldpath.stream.redis._live import LiveFanout
 from goldpath.stream.redis._scripts import APPEND, NEW_EPOCH, POSITION, READ, UserKeys
 
-__all__ = ["RedisStreamHub", "RedisUserStream"]
+__all__ = ["RedisStreamHub", "RedisUserStream", "connect_redis"]
 
 DEFAULT_PREFIX = "goldpath:"
 COMMAND_TIMEOUT = 5.0
@@ -114,6 +114,35 @@ class RedisUserStream(UserStream):
         return self._hub.live.subscriber_count(self)
 
 
+async def connect_redis(url: str) -> Redis:
+    """A client of the Redis at ``url`` with goldpath's timeouts, checked with a PING: an
+    unreachable Redis is a `ConfigurationError` at start-up rather than a failure at the
+    first event. The cluster's client is made here too, the same way."""
+    try:
+        # Keepalive: a pub/sub connection only reads, so a dead peer must show.
+        client: Redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=COMMAND_TIMEOUT,
+            socket_timeout=COMMAND_TIMEOUT,
+            socket_keepalive=True,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"GOLDPATH_REDIS_URL {redacted(url)!r} is not a Redis URL ({exc}); "
+            "write it as redis://host:6379/0 (rediss:// for TLS)"
+        ) from exc
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        raise ConfigurationError(
+            f"cannot reach Redis at {redacted(url)} ({exc}); check GOLDPATH_REDIS_URL "
+            "and that Redis is running"
+        ) from exc
+    return client
+
+
 class RedisStreamHub(StreamHub):
     """Every user's stream in one Redis, under ``prefix``.
 
@@ -192,28 +221,7 @@ class RedisStreamHub(StreamHub):
     ) -> RedisStreamHub:
         """A hub on the Redis at ``url``, checked with a PING: an unreachable Redis is a
         `ConfigurationError` at start-up rather than a failure at the first event."""
-        try:
-            # Keepalive: the pub/sub connection only reads, so a dead peer must show.
-            client: Redis = Redis.from_url(
-                url,
-                decode_responses=True,
-                socket_connect_timeout=COMMAND_TIMEOUT,
-                socket_timeout=COMMAND_TIMEOUT,
-                socket_keepalive=True,
-            )
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"GOLDPATH_REDIS_URL {redacted(url)!r} is not a Redis URL ({exc}); "
-                "write it as redis://host:6379/0 (rediss:// for TLS)"
-            ) from exc
-        try:
-            await client.ping()
-        except (RedisError, OSError) as exc:
-            await client.aclose()
-            raise ConfigurationError(
-                f"cannot reach Redis at {redacted(url)} ({exc}); check GOLDPATH_REDIS_URL "
-                "and that Redis is running"
-            ) from exc
+        client = await connect_redis(url)
         return cls(
             client,
             prefix=prefix,
